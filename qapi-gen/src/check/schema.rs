@@ -364,6 +364,8 @@ impl Checker<'_> {
                     _ => conflicting.extend([JsonKind::Number, JsonKind::Bool]),
                 }
             }
+            conflicting.sort_by_key(|k| *k as u8);
+            conflicting.dedup();
             for k in conflicting {
                 if let Some(other) = kinds.get(&k) {
                     return Err(Error::at(info, format!("{desc} can't be distinguished from '{other}'")));

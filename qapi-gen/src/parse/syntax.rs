@@ -33,7 +33,7 @@ pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
         match pair.as_rule() {
             Rule::doc_block => items.push(Item::Doc(doc_block(pair))),
             Rule::EOI => {}
-            _ => items.push(Item::Value(node(pair))),
+            _ => items.push(Item::Value(node(pair)?)),
         }
     }
     Ok(items)
@@ -56,29 +56,33 @@ fn column(src: &str, offset: usize) -> u32 {
     col
 }
 
-fn node(pair: Pair<'_, Rule>) -> Node {
+fn node(pair: Pair<'_, Rule>) -> Result<Node, SyntaxError> {
     let (line, col) = position(&pair);
     let value = match pair.as_rule() {
-        Rule::object => Value::Dict(
-            pair.into_inner()
-                .filter(|p| p.as_rule() == Rule::member)
-                .map(|member| {
-                    let mut inner = member.into_inner();
-                    let key = node(inner.next().expect("a member starts with its key"));
-                    let _colon = inner.next();
-                    let value = node(inner.next().expect("a member ends with its value"));
-                    let Value::Str(key_text) = key.value else {
-                        unreachable!("the grammar makes keys strings")
-                    };
-                    (key_text, key.line, key.col, value)
-                })
-                .collect(),
-        ),
+        Rule::object => {
+            let mut members: Vec<(String, u32, u32, Node)> = Vec::new();
+            for member in pair.into_inner().filter(|p| p.as_rule() == Rule::member) {
+                let mut inner = member.into_inner();
+                let key = node(inner.next().expect("a member starts with its key"))?;
+                let _colon = inner.next();
+                let value_pair = inner.next().expect("a member ends with its value");
+                let Value::Str(key_text) = key.value else {
+                    unreachable!("the grammar makes keys strings")
+                };
+                if members.iter().any(|m| m.0 == key_text) {
+                    let (line, col) = position(&value_pair);
+                    return Err(SyntaxError { line, col, message: format!("duplicate key '{key_text}'") });
+                }
+                let value = node(value_pair)?;
+                members.push((key_text, key.line, key.col, value));
+            }
+            Value::Dict(members)
+        }
         Rule::array => Value::List(
             pair.into_inner()
                 .filter(|p| !matches!(p.as_rule(), Rule::lbracket | Rule::rbracket | Rule::comma))
                 .map(node)
-                .collect(),
+                .collect::<Result<_, _>>()?,
         ),
         Rule::string => {
             let chars = pair.into_inner().find(|p| p.as_rule() == Rule::chars);
@@ -87,7 +91,7 @@ fn node(pair: Pair<'_, Rule>) -> Node {
         Rule::boolean => Value::Bool(pair.as_str() == "true"),
         rule => unreachable!("not a value rule: {rule:?}"),
     };
-    Node { value, line, col }
+    Ok(Node { value, line, col })
 }
 
 fn doc_block(pair: Pair<'_, Rule>) -> DocBlock {

@@ -1,0 +1,1 @@
+//! Backends: model in, formatted text out.
