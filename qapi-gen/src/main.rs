@@ -36,7 +36,16 @@ fn main() -> ExitCode {
         }
     };
     let out = out.unwrap_or_else(|| PathBuf::from("."));
-    // Wired to the emit backends once they land.
-    let _ = (model, out);
+    let options = qapi_gen::emit::Options {
+        source: schema.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    for (name, text) in qapi_gen::emit::generate_all(&model, &options) {
+        let path = out.join(name);
+        if let Err(e) = std::fs::create_dir_all(&out).and_then(|()| std::fs::write(&path, text)) {
+            eprintln!("qapi-gen: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
 }
