@@ -12,6 +12,7 @@ use crate::model::{Alternate, Arguments, Builtin, Command, Entity, Enum, Event, 
 /// The whole types file.
 pub fn types(schema: &Schema, options: &Options) -> TokenStream {
     let top = TokenStream::new();
+    let strict = argument_types(schema);
     let mut items = Vec::new();
     let needs_qtype = schema.entities.iter().any(|e| match e {
         Entity::Struct(s) => s.members.iter().any(|m| uses_qtype(&m.ty)),
@@ -30,7 +31,7 @@ pub fn types(schema: &Schema, options: &Options) -> TokenStream {
     }
     for entity in &schema.entities {
         items.push(match entity {
-            Entity::Struct(s) => struct_item(schema, options, s, &top),
+            Entity::Struct(s) => struct_item(schema, options, s, &top, strict.contains(&s.common.name)),
             Entity::Enum(e) => enum_item(options, e),
             Entity::Union(u) => union_item(schema, options, u),
             Entity::Alternate(a) => alternate_item(schema, a),
@@ -107,7 +108,57 @@ fn field(schema: &Schema, options: &Options, m: &Member, prefix: &TokenStream) -
     }
 }
 
-fn struct_item(schema: &Schema, options: &Options, s: &Struct, prefix: &TokenStream) -> TokenStream {
+/// The types that command arguments are made of. Like QEMU's input visitor, their
+/// deserialisation refuses members it does not know; everything else a client
+/// reads from an agent accepts members added by later versions.
+fn argument_types(schema: &Schema) -> std::collections::HashSet<String> {
+    fn visit(schema: &Schema, ty: &TypeRef, seen: &mut std::collections::HashSet<String>) {
+        match ty {
+            TypeRef::Builtin(_) => {}
+            TypeRef::Array(element) => visit(schema, element, seen),
+            TypeRef::Named(name) => {
+                if !seen.insert(name.clone()) {
+                    return;
+                }
+                match schema.lookup(name) {
+                    Some(Entity::Struct(s)) => {
+                        for m in schema.all_members(s) {
+                            visit(schema, &m.ty, seen);
+                        }
+                    }
+                    Some(Entity::Alternate(a)) => a.branches.iter().for_each(|b| visit(schema, &b.ty, seen)),
+                    Some(Entity::Union(u)) => {
+                        u.base_members.iter().for_each(|m| visit(schema, &m.ty, seen));
+                        for b in &u.branches {
+                            visit(schema, &TypeRef::Named(b.ty.clone()), seen);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for c in schema.commands() {
+        match &c.data {
+            Some(Arguments::Inline(members)) => members.iter().for_each(|m| visit(schema, &m.ty, &mut seen)),
+            Some(Arguments::Named(name)) => visit(schema, &TypeRef::Named(name.clone()), &mut seen),
+            None => {}
+        }
+    }
+    seen
+}
+
+fn strictness(strict: bool) -> TokenStream {
+    if strict {
+        quote! { #[serde(deny_unknown_fields)] }
+    } else {
+        TokenStream::new()
+    }
+}
+
+fn struct_item(schema: &Schema, options: &Options, s: &Struct, prefix: &TokenStream, strict: bool) -> TokenStream {
+    let strictness = strictness(strict);
     let name = names::ident(&names::type_name(&s.common.name));
     let doc = doc_for(s.common.doc.as_ref());
     let cfg = cfg_attr(s.common.cond.as_ref());
@@ -116,6 +167,7 @@ fn struct_item(schema: &Schema, options: &Options, s: &Struct, prefix: &TokenStr
         #doc
         #cfg
         #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #strictness
         pub struct #name {
             #(#fields)*
         }
@@ -416,6 +468,7 @@ fn command_items(schema: &Schema, options: &Options, c: &Command) -> TokenStream
                 #[doc = #args_doc]
                 #cfg
                 #[derive(Debug, Clone, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
                 pub struct #args {
                     #(#fields)*
                 }
