@@ -32,12 +32,18 @@ impl SourceInfo {
 
     /// The same place, inside definition `name` of kind `meta`.
     pub fn in_defn(&self, meta: &'static str, name: &str) -> SourceInfo {
-        SourceInfo { defn: Some((meta, name.to_owned())), ..self.clone() }
+        SourceInfo {
+            defn: Some((meta, name.to_owned())),
+            ..self.clone()
+        }
     }
 
     /// The same place, without a column.
     pub fn line_only(&self) -> SourceInfo {
-        SourceInfo { col: None, ..self.clone() }
+        SourceInfo {
+            col: None,
+            ..self.clone()
+        }
     }
 }
 
@@ -52,12 +58,18 @@ pub struct Error {
 impl Error {
     /// An error at `info`.
     pub fn at(info: &SourceInfo, message: impl Into<String>) -> Error {
-        Error { info: Some(info.clone()), message: message.into() }
+        Error {
+            info: Some(info.clone()),
+            message: message.into(),
+        }
     }
 
     /// An error with no place.
     pub fn bare(message: impl Into<String>) -> Error {
-        Error { info: None, message: message.into() }
+        Error {
+            info: None,
+            message: message.into(),
+        }
     }
 }
 

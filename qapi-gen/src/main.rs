@@ -37,7 +37,10 @@ fn main() -> ExitCode {
     };
     let out = out.unwrap_or_else(|| PathBuf::from("."));
     let options = qapi_gen::emit::Options {
-        source: schema.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        generator: "qapi-gen".into(),
+        source: schema
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
         ..Default::default()
     };
     for (name, text) in qapi_gen::emit::generate_all(&model, &options) {

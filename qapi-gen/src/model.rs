@@ -47,7 +47,12 @@ impl Schema {
             .enumerate()
             .map(|(i, e)| (e.name().to_owned(), i))
             .collect();
-        Schema { entities, pragma, free_docs, index }
+        Schema {
+            entities,
+            pragma,
+            free_docs,
+            index,
+        }
     }
 
     /// The definition named `name`, if the schema has one.
@@ -248,7 +253,11 @@ impl Builtin {
 
     /// Its name in the schema language.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(_, b)| *b == self).map(|&(n, _)| n).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|(_, b)| *b == self)
+            .map(|&(n, _)| n)
+            .unwrap_or("?")
     }
 }
 
@@ -393,11 +402,17 @@ pub struct Doc {
 impl Doc {
     /// The text of the section tagged `tag` (`"Since"`, `"Returns"`, ...).
     pub fn section(&self, tag: &str) -> Option<&str> {
-        self.sections.iter().find(|(t, _)| t == tag).map(|(_, s)| s.as_str())
+        self.sections
+            .iter()
+            .find(|(t, _)| t == tag)
+            .map(|(_, s)| s.as_str())
     }
 
     /// The text documenting member `name`.
     pub fn member(&self, name: &str) -> Option<&str> {
-        self.members.iter().find(|(n, _)| n == name).map(|(_, s)| s.as_str())
+        self.members
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.as_str())
     }
 }

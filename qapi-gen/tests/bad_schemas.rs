@@ -27,8 +27,17 @@ fn bad_schemas_fail_with_their_messages() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if actual != expected {
-            failures.push(format!("{}:\n  expected: {expected:?}\n  actual:   {actual:?}", case.display()));
+            failures.push(format!(
+                "{}:\n  expected: {expected:?}\n  actual:   {actual:?}",
+                case.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

@@ -52,7 +52,10 @@ pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Writes `Some(bytes)` as base64; `None` is skipped by the field's attributes.
-    pub fn serialize<S: Serializer>(bytes: &Option<Vec<u8>>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        bytes: &Option<Vec<u8>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match bytes {
             Some(bytes) => super::serialize(bytes, serializer),
             None => serializer.serialize_none(),
@@ -60,9 +63,13 @@ pub mod option {
     }
 
     /// Reads an optional base64 string.
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<u8>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Vec<u8>>, D::Error> {
         match Option::<std::borrow::Cow<'de, str>>::deserialize(deserializer)? {
-            Some(text) => super::decode(&text).map(Some).map_err(serde::de::Error::custom),
+            Some(text) => super::decode(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
             None => Ok(None),
         }
     }
@@ -76,6 +83,9 @@ mod tests {
         assert_eq!(super::decode("aGVsbG8=").unwrap(), b"hello");
         assert_eq!(super::decode("aGVsbG8").unwrap(), b"hello");
         assert_eq!(super::decode("").unwrap(), b"");
-        assert_eq!(super::decode("a*b=").unwrap_err().to_string(), "Base64 data contains invalid characters");
+        assert_eq!(
+            super::decode("a*b=").unwrap_err().to_string(),
+            "Base64 data contains invalid characters"
+        );
     }
 }

@@ -12,7 +12,10 @@ pub struct InvalidEnumValue {
 impl InvalidEnumValue {
     /// `value` is not a value of the schema's enum `enum_name`.
     pub fn new(enum_name: &'static str, value: &str) -> Self {
-        InvalidEnumValue { enum_name, value: value.to_owned() }
+        InvalidEnumValue {
+            enum_name,
+            value: value.to_owned(),
+        }
     }
 
     /// The rejected text.

@@ -13,5 +13,7 @@ mod enum_value;
 pub use command::{Command, Empty};
 pub use enum_value::InvalidEnumValue;
 
+// prettyplease lays the generated code out, not rustfmt: `cargo fmt` leaves it alone.
+#[rustfmt::skip]
 mod generated;
 pub use generated::*;

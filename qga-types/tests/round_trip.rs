@@ -192,8 +192,14 @@ fn arguments_refuse_unknown_members_and_returns_accept_them() {
 #[test]
 fn alternates_pick_by_json_kind() {
     use qga_types::{GuestFileWhence, QGASeek};
-    assert_eq!(serde_json::from_value::<GuestFileWhence>(json!(2)).unwrap(), GuestFileWhence::Value(2));
-    assert_eq!(serde_json::from_value::<GuestFileWhence>(json!("cur")).unwrap(), GuestFileWhence::Name(QGASeek::Cur));
+    assert_eq!(
+        serde_json::from_value::<GuestFileWhence>(json!(2)).unwrap(),
+        GuestFileWhence::Value(2)
+    );
+    assert_eq!(
+        serde_json::from_value::<GuestFileWhence>(json!("cur")).unwrap(),
+        GuestFileWhence::Name(QGASeek::Cur)
+    );
     assert!(serde_json::from_value::<GuestFileWhence>(json!("CUR")).is_err());
     assert!(serde_json::from_value::<GuestFileWhence>(json!(true)).is_err());
     assert!(serde_json::from_value::<GuestFileWhence>(json!({"set": 1})).is_err());
@@ -204,7 +210,10 @@ fn enums_know_their_wire_names() {
     use qga_types::GuestFsfreezeStatus;
     assert_eq!(GuestFsfreezeStatus::ALL.len(), 2);
     assert_eq!(GuestFsfreezeStatus::Frozen.to_string(), "frozen");
-    assert_eq!("thawed".parse::<GuestFsfreezeStatus>().unwrap(), GuestFsfreezeStatus::Thawed);
+    assert_eq!(
+        "thawed".parse::<GuestFsfreezeStatus>().unwrap(),
+        GuestFsfreezeStatus::Thawed
+    );
     assert!("melted".parse::<GuestFsfreezeStatus>().is_err());
 }
 

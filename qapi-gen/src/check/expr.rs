@@ -33,12 +33,31 @@ pub enum RawData {
 /// What kind of definition, with its normalised parts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DefKind {
-    Enum { values: Vec<EnumValue>, prefix: Option<String> },
-    Struct { base: Option<String>, members: Vec<RawMember> },
-    Union { base: RawData, discriminator: String, branches: Vec<RawMember> },
-    Alternate { branches: Vec<RawMember> },
-    Command { data: Option<RawData>, returns: Option<RawType>, flags: Flags },
-    Event { data: Option<RawData>, boxed: bool },
+    Enum {
+        values: Vec<EnumValue>,
+        prefix: Option<String>,
+    },
+    Struct {
+        base: Option<String>,
+        members: Vec<RawMember>,
+    },
+    Union {
+        base: RawData,
+        discriminator: String,
+        branches: Vec<RawMember>,
+    },
+    Alternate {
+        branches: Vec<RawMember>,
+    },
+    Command {
+        data: Option<RawData>,
+        returns: Option<RawType>,
+        flags: Flags,
+    },
+    Event {
+        data: Option<RawData>,
+        boxed: bool,
+    },
 }
 
 /// A command's flags.
@@ -70,7 +89,9 @@ const METAS: [&str; 6] = ["enum", "struct", "union", "alternate", "command", "ev
 
 /// QEMU's C name of a QAPI name, for clash checks: punctuation becomes `_`.
 pub fn c_name(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 /// Checks one expression.
@@ -93,7 +114,10 @@ pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
             if doc.symbol.as_deref() != Some(name.as_str()) {
                 return Err(Error::at(
                     info,
-                    format!("documentation comment is for '{}'", doc.symbol.as_deref().unwrap_or_default()),
+                    format!(
+                        "documentation comment is for '{}'",
+                        doc.symbol.as_deref().unwrap_or_default()
+                    ),
                 ));
             }
             if doc.section("Returns").is_some() && meta != "command" {
@@ -108,38 +132,79 @@ pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
     let keys: Vec<&str> = expr.members.iter().map(|m| m.0.as_str()).collect();
     let kind = match meta {
         "enum" => {
-            check_keys(&keys, info, meta, &["enum", "data"], &["if", "features", "prefix"])?;
+            check_keys(
+                &keys,
+                info,
+                meta,
+                &["enum", "data"],
+                &["if", "features", "prefix"],
+            )?;
             check_enum(&name, get("data"), get("prefix"), info, pragma)?
         }
         "union" => {
-            check_keys(&keys, info, meta, &["union", "base", "discriminator", "data"], &["if", "features"])?;
+            check_keys(
+                &keys,
+                info,
+                meta,
+                &["union", "base", "discriminator", "data"],
+                &["if", "features"],
+            )?;
             let base = match get("base") {
                 Some(Value::Str(s)) => RawData::Named(s.clone()),
-                Some(Value::Dict(m)) => RawData::Inline(members(m, info, "'base'", Some(&name), pragma)?),
+                Some(Value::Dict(m)) => {
+                    RawData::Inline(members(m, info, "'base'", Some(&name), pragma)?)
+                }
                 Some(Value::List(_)) => return Err(Error::at(info, "'base' cannot be an array")),
                 _ => return Err(Error::at(info, "'base' should be an object or type name")),
             };
-            let discriminator = name_is_str(expr.get("discriminator"), info, "'discriminator'")?.to_owned();
+            let discriminator =
+                name_is_str(expr.get("discriminator"), info, "'discriminator'")?.to_owned();
             let Some(Value::Dict(data)) = get("data") else {
                 return Err(Error::at(info, "'data' must be an object"));
             };
             let branches = branches(data, info, false, false)?;
-            DefKind::Union { base, discriminator, branches }
+            DefKind::Union {
+                base,
+                discriminator,
+                branches,
+            }
         }
         "alternate" => {
-            check_keys(&keys, info, meta, &["alternate", "data"], &["if", "features"])?;
+            check_keys(
+                &keys,
+                info,
+                meta,
+                &["alternate", "data"],
+                &["if", "features"],
+            )?;
             let data = match get("data") {
-                Some(Value::Dict(d)) if d.is_empty() => return Err(Error::at(info, "'data' must not be empty")),
+                Some(Value::Dict(d)) if d.is_empty() => {
+                    return Err(Error::at(info, "'data' must not be empty"))
+                }
                 Some(Value::Dict(d)) => d,
-                Some(Value::List(l)) if l.is_empty() => return Err(Error::at(info, "'data' must not be empty")),
-                Some(Value::Str(s)) if s.is_empty() => return Err(Error::at(info, "'data' must not be empty")),
-                Some(Value::Bool(false)) => return Err(Error::at(info, "'data' must not be empty")),
+                Some(Value::List(l)) if l.is_empty() => {
+                    return Err(Error::at(info, "'data' must not be empty"))
+                }
+                Some(Value::Str(s)) if s.is_empty() => {
+                    return Err(Error::at(info, "'data' must not be empty"))
+                }
+                Some(Value::Bool(false)) => {
+                    return Err(Error::at(info, "'data' must not be empty"))
+                }
                 _ => return Err(Error::at(info, "'data' must be an object")),
             };
-            DefKind::Alternate { branches: branches(data, info, true, true)? }
+            DefKind::Alternate {
+                branches: branches(data, info, true, true)?,
+            }
         }
         "struct" => {
-            check_keys(&keys, info, meta, &["struct", "data"], &["base", "if", "features"])?;
+            check_keys(
+                &keys,
+                info,
+                meta,
+                &["struct", "data"],
+                &["base", "if", "features"],
+            )?;
             let members = match get("data") {
                 Some(Value::Dict(m)) => members(m, info, "'data'", Some(&name), pragma)?,
                 Some(Value::List(_)) => return Err(Error::at(info, "'data' cannot be an array")),
@@ -176,13 +241,26 @@ pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
                 Some(Value::List(items)) => Some(array_type(items, info, "'returns'")?),
                 Some(_) => return Err(Error::at(info, "'returns' should be a type name")),
             };
-            DefKind::Command { data, returns, flags }
+            DefKind::Command {
+                data,
+                returns,
+                flags,
+            }
         }
         "event" => {
-            check_keys(&keys, info, meta, &["event"], &["data", "boxed", "if", "features"])?;
+            check_keys(
+                &keys,
+                info,
+                meta,
+                &["event"],
+                &["data", "boxed", "if", "features"],
+            )?;
             let flags = check_flags(expr, info)?;
             let data = check_data(get("data"), flags.boxed, info, pragma)?;
-            DefKind::Event { data, boxed: flags.boxed }
+            DefKind::Event {
+                data,
+                boxed: flags.boxed,
+            }
         }
         _ => unreachable!("metas are the six above"),
     };
@@ -203,7 +281,11 @@ pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
     })
 }
 
-fn name_is_str<'a>(node: Option<&'a Node>, info: &SourceInfo, source: &str) -> Result<&'a str, Error> {
+fn name_is_str<'a>(
+    node: Option<&'a Node>,
+    info: &SourceInfo,
+    source: &str,
+) -> Result<&'a str, Error> {
     match node.map(|n| &n.value) {
         Some(Value::Str(s)) => Ok(s),
         _ => Err(Error::at(info, format!("{source} requires a string name"))),
@@ -219,7 +301,9 @@ fn check_name_str<'a>(name: &'a str, info: &SourceInfo, source: &str) -> Result<
         let end = after.find('_').ok_or_else(invalid)?;
         let rfqdn = &after[..end];
         if rfqdn.is_empty()
-            || !rfqdn.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            || !rfqdn
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         {
             return Err(invalid());
         }
@@ -248,17 +332,28 @@ fn check_name_lower(
     if (!permit_upper && stem.chars().any(|c| c.is_ascii_uppercase()))
         || (!permit_underscore && stem.contains('_'))
     {
-        return Err(Error::at(info, format!("name of {source} must not use uppercase or '_'")));
+        return Err(Error::at(
+            info,
+            format!("name of {source} must not use uppercase or '_'"),
+        ));
     }
     Ok(())
 }
 
-fn check_defn_name(name: &str, info: &SourceInfo, meta: &str, pragma: &Pragma) -> Result<(), Error> {
+fn check_defn_name(
+    name: &str,
+    info: &SourceInfo,
+    meta: &str,
+    pragma: &Pragma,
+) -> Result<(), Error> {
     match meta {
         "event" => {
             let stem = check_name_str(name, info, meta)?;
             if stem.chars().any(|c| c.is_ascii_lowercase() || c == '-') {
-                return Err(Error::at(info, format!("name of {meta} must not use lowercase or '-'")));
+                return Err(Error::at(
+                    info,
+                    format!("name of {meta} must not use lowercase or '-'"),
+                ));
             }
         }
         "command" => {
@@ -272,35 +367,65 @@ fn check_defn_name(name: &str, info: &SourceInfo, meta: &str, pragma: &Pragma) -
                 && stem.chars().all(|c| c.is_ascii_alphanumeric())
                 && stem.chars().skip(1).any(|c| c.is_ascii_lowercase());
             if !camel {
-                return Err(Error::at(info, format!("name of {meta} must use CamelCase")));
+                return Err(Error::at(
+                    info,
+                    format!("name of {meta} must use CamelCase"),
+                ));
             }
             if name.ends_with("List") {
-                return Err(Error::at(info, format!("{meta} name should not end in 'List'")));
+                return Err(Error::at(
+                    info,
+                    format!("{meta} name should not end in 'List'"),
+                ));
             }
         }
     }
     Ok(())
 }
 
-fn check_keys(keys: &[&str], info: &SourceInfo, source: &str, required: &[&str], optional: &[&str]) -> Result<(), Error> {
+fn check_keys(
+    keys: &[&str],
+    info: &SourceInfo,
+    source: &str,
+    required: &[&str],
+    optional: &[&str],
+) -> Result<(), Error> {
     let pprint = |mut elems: Vec<&str>| {
         elems.sort_unstable();
         elems.dedup();
-        elems.iter().map(|e| format!("'{e}'")).collect::<Vec<_>>().join(", ")
+        elems
+            .iter()
+            .map(|e| format!("'{e}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
-    let missing: Vec<&str> = required.iter().copied().filter(|r| !keys.contains(r)).collect();
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|r| !keys.contains(r))
+        .collect();
     if !missing.is_empty() {
         let s = if missing.len() > 1 { "s" } else { "" };
-        return Err(Error::at(info, format!("{source} misses key{s} {}", pprint(missing))));
+        return Err(Error::at(
+            info,
+            format!("{source} misses key{s} {}", pprint(missing)),
+        ));
     }
-    let unknown: Vec<&str> =
-        keys.iter().copied().filter(|k| !required.contains(k) && !optional.contains(k)).collect();
+    let unknown: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !required.contains(k) && !optional.contains(k))
+        .collect();
     if !unknown.is_empty() {
         let s = if unknown.len() > 1 { "s" } else { "" };
         let allowed = required.iter().chain(optional).copied().collect();
         return Err(Error::at(
             info,
-            format!("{source} has unknown key{s} {}\nValid keys are {}.", pprint(unknown), pprint(allowed)),
+            format!(
+                "{source} has unknown key{s} {}\nValid keys are {}.",
+                pprint(unknown),
+                pprint(allowed)
+            ),
         ));
     }
     Ok(())
@@ -310,16 +435,25 @@ fn check_flags(expr: &Expr, info: &SourceInfo) -> Result<Flags, Error> {
     let flag = |key: &str| expr.get(key).map(|n| &n.value);
     for key in ["gen", "success-response"] {
         if flag(key).is_some_and(|v| *v != Value::Bool(false)) {
-            return Err(Error::at(info, format!("flag '{key}' may only use false value")));
+            return Err(Error::at(
+                info,
+                format!("flag '{key}' may only use false value"),
+            ));
         }
     }
     for key in ["boxed", "allow-oob", "allow-preconfig", "coroutine"] {
         if flag(key).is_some_and(|v| *v != Value::Bool(true)) {
-            return Err(Error::at(info, format!("flag '{key}' may only use true value")));
+            return Err(Error::at(
+                info,
+                format!("flag '{key}' may only use true value"),
+            ));
         }
     }
     if expr.has("allow-oob") && expr.has("coroutine") {
-        return Err(Error::at(info, "flags 'allow-oob' and 'coroutine' are incompatible"));
+        return Err(Error::at(
+            info,
+            "flags 'allow-oob' and 'coroutine' are incompatible",
+        ));
     }
     Ok(Flags {
         boxed: expr.has("boxed"),
@@ -337,7 +471,8 @@ fn check_if(value: Option<&Value>, info: &SourceInfo, source: &str) -> Result<Op
         match value {
             Value::Str(s) => {
                 let valid = s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-                    && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                    && s.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
                 if !valid {
                     return Err(Error::at(
                         info,
@@ -348,31 +483,58 @@ fn check_if(value: Option<&Value>, info: &SourceInfo, source: &str) -> Result<Op
             }
             Value::Dict(members) => {
                 let keys: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
-                check_keys(&keys, info, &format!("'if' condition of {source}"), &[], &["all", "any", "not"])?;
+                check_keys(
+                    &keys,
+                    info,
+                    &format!("'if' condition of {source}"),
+                    &[],
+                    &["all", "any", "not"],
+                )?;
                 if members.len() != 1 {
-                    return Err(Error::at(info, format!("'if' condition of {source} has conflicting keys")));
+                    return Err(Error::at(
+                        info,
+                        format!("'if' condition of {source} has conflicting keys"),
+                    ));
                 }
                 let (op, _, _, operand) = &members[0];
                 if op == "not" {
                     return Ok(Cond::Not(Box::new(cond(&operand.value, info, source)?)));
                 }
                 let Value::List(items) = &operand.value else {
-                    return Err(Error::at(info, format!("'{op}' condition of {source} must be an array")));
+                    return Err(Error::at(
+                        info,
+                        format!("'{op}' condition of {source} must be an array"),
+                    ));
                 };
                 if items.is_empty() {
-                    return Err(Error::at(info, format!("'if' condition [] of {source} is useless")));
+                    return Err(Error::at(
+                        info,
+                        format!("'if' condition [] of {source} is useless"),
+                    ));
                 }
-                let conds = items.iter().map(|n| cond(&n.value, info, source)).collect::<Result<_, _>>()?;
-                Ok(if op == "all" { Cond::All(conds) } else { Cond::Any(conds) })
+                let conds = items
+                    .iter()
+                    .map(|n| cond(&n.value, info, source))
+                    .collect::<Result<_, _>>()?;
+                Ok(if op == "all" {
+                    Cond::All(conds)
+                } else {
+                    Cond::Any(conds)
+                })
             }
-            _ => Err(Error::at(info, format!("'if' condition of {source} must be a string or an object"))),
+            _ => Err(Error::at(
+                info,
+                format!("'if' condition of {source} must be a string or an object"),
+            )),
         }
     }
     value.map(|v| cond(v, info, source)).transpose()
 }
 
 fn check_features(value: Option<&Value>, info: &SourceInfo) -> Result<Vec<Feature>, Error> {
-    let Some(value) = value else { return Ok(Vec::new()) };
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
     let Value::List(items) = value else {
         return Err(Error::at(info, "'features' must be an array"));
     };
@@ -386,7 +548,10 @@ fn check_features(value: Option<&Value>, info: &SourceInfo) -> Result<Vec<Featur
                 let name = name_is_str(item.value.get("name"), info, source)?;
                 let source = format!("{source} '{name}'");
                 check_name_lower(name, info, &source, false, false)?;
-                (name.to_owned(), check_if(item.value.get("if").map(|n| &n.value), info, &source)?)
+                (
+                    name.to_owned(),
+                    check_if(item.value.get("if").map(|n| &n.value), info, &source)?,
+                )
             }
             Value::Str(name) => {
                 check_name_lower(name, info, &format!("{source} '{name}'"), false, false)?;
@@ -438,12 +603,21 @@ fn check_enum(
         check_name_lower(&checked, info, &source, permissive, permissive)?;
         let cond = check_if(cond.map(|n| &n.value), info, &source)?;
         let features = check_features(features.map(|n| &n.value), info)?;
-        values.push(EnumValue { name: value_name, cond, features, doc: None });
+        values.push(EnumValue {
+            name: value_name,
+            cond,
+            features,
+            doc: None,
+        });
     }
     Ok(DefKind::Enum { values, prefix })
 }
 
-fn type_name(value: Option<&Value>, info: &SourceInfo, source: &str) -> Result<Option<String>, Error> {
+fn type_name(
+    value: Option<&Value>,
+    info: &SourceInfo,
+    source: &str,
+) -> Result<Option<String>, Error> {
     match value {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.clone())),
@@ -454,8 +628,14 @@ fn type_name(value: Option<&Value>, info: &SourceInfo, source: &str) -> Result<O
 
 fn array_type(items: &[Node], info: &SourceInfo, source: &str) -> Result<RawType, Error> {
     match items {
-        [Node { value: Value::Str(s), .. }] => Ok(RawType::Array(s.clone())),
-        _ => Err(Error::at(info, format!("{source}: array type must contain single type name"))),
+        [Node {
+            value: Value::Str(s),
+            ..
+        }] => Ok(RawType::Array(s.clone())),
+        _ => Err(Error::at(
+            info,
+            format!("{source}: array type must contain single type name"),
+        )),
     }
 }
 
@@ -478,7 +658,11 @@ fn member_type(
     match value {
         Value::Dict(members) => {
             let keys: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
-            let optional: &[&str] = if allow_features { &["if", "features"] } else { &["if"] };
+            let optional: &[&str] = if allow_features {
+                &["if", "features"]
+            } else {
+                &["if"]
+            };
             check_keys(&keys, info, source, &["type"], optional)?;
             let cond = check_if(value.get("if").map(|n| &n.value), info, source)?;
             let features = check_features(value.get("features").map(|n| &n.value), info)?;
@@ -511,7 +695,13 @@ fn members(
             return Err(Error::at(info, format!("{key_source} uses reserved name")));
         }
         let (ty, cond, features) = member_type(&node.value, info, &key_source, true, true)?;
-        out.push(RawMember { name: name.to_owned(), optional, ty, cond, features });
+        out.push(RawMember {
+            name: name.to_owned(),
+            optional,
+            ty,
+            cond,
+            features,
+        });
     }
     Ok(out)
 }
@@ -530,19 +720,32 @@ fn branches(
             check_name_lower(key, info, &source, false, false)?;
         }
         let (ty, cond, _) = member_type(&node.value, info, &source, false, allow_array)?;
-        out.push(RawMember { name: key.clone(), optional: false, ty, cond, features: Vec::new() });
+        out.push(RawMember {
+            name: key.clone(),
+            optional: false,
+            ty,
+            cond,
+            features: Vec::new(),
+        });
     }
     Ok(out)
 }
 
-fn check_data(value: Option<&Value>, boxed: bool, info: &SourceInfo, pragma: &Pragma) -> Result<Option<RawData>, Error> {
+fn check_data(
+    value: Option<&Value>,
+    boxed: bool,
+    info: &SourceInfo,
+    pragma: &Pragma,
+) -> Result<Option<RawData>, Error> {
     match value {
         None if boxed => Err(Error::at(info, "'boxed': true requires 'data'")),
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(RawData::Named(s.clone()))),
         Some(Value::List(_)) => Err(Error::at(info, "'data' cannot be an array")),
         Some(Value::Dict(_)) if boxed => Err(Error::at(info, "'data' should be a type name")),
-        Some(Value::Dict(m)) => Ok(Some(RawData::Inline(members(m, info, "'data'", None, pragma)?))),
+        Some(Value::Dict(m)) => Ok(Some(RawData::Inline(members(
+            m, info, "'data'", None, pragma,
+        )?))),
         Some(Value::Bool(_)) => Err(Error::at(info, "'data' should be an object or type name")),
     }
 }

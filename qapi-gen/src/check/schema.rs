@@ -67,20 +67,36 @@ impl Checker<'_> {
     }
 
     fn lookup_type(&self, name: &str) -> Option<&Kind> {
-        self.names.get(name).filter(|k| !matches!(k, Kind::Command | Kind::Event))
+        self.names
+            .get(name)
+            .filter(|k| !matches!(k, Kind::Command | Kind::Event))
     }
 
-    fn resolve(&self, ty: &RawType, info: &SourceInfo, what: &str) -> Result<(Kind, String), Error> {
+    fn resolve(
+        &self,
+        ty: &RawType,
+        info: &SourceInfo,
+        what: &str,
+    ) -> Result<(Kind, String), Error> {
         match ty {
             RawType::Name(name) => match self.lookup_type(name) {
                 Some(kind) => Ok((kind.clone(), name.clone())),
-                None => Err(Error::at(info, format!("{what} uses unknown type '{name}'"))),
+                None => Err(Error::at(
+                    info,
+                    format!("{what} uses unknown type '{name}'"),
+                )),
             },
             RawType::Array(element) => match self.lookup_type(element) {
-                Some(kind) => Ok((Kind::Array(Box::new(kind.clone()), element.clone()), format!("{element}List"))),
+                Some(kind) => Ok((
+                    Kind::Array(Box::new(kind.clone()), element.clone()),
+                    format!("{element}List"),
+                )),
                 None => {
                     let meta = info.defn.as_ref().map_or("", |d| d.0);
-                    Err(Error::at(info, format!("{meta} uses unknown type '{element}'")))
+                    Err(Error::at(
+                        info,
+                        format!("{meta} uses unknown type '{element}'"),
+                    ))
                 }
             },
         }
@@ -98,13 +114,22 @@ impl Checker<'_> {
 
     /// The members of struct `index` with its whole base chain, each with the
     /// struct it is defined in; errors on a base that is not a struct or a cycle.
-    fn struct_members(&self, index: usize, stack: &mut Vec<usize>) -> Result<Vec<(RawMember, String)>, Error> {
+    fn struct_members(
+        &self,
+        index: usize,
+        stack: &mut Vec<usize>,
+    ) -> Result<Vec<(RawMember, String)>, Error> {
         let def = &self.defs[index];
         if stack.contains(&index) {
-            return Err(Error::at(&def.info, format!("object {} contains itself", def.name)));
+            return Err(Error::at(
+                &def.info,
+                format!("object {} contains itself", def.name),
+            ));
         }
         stack.push(index);
-        let DefKind::Struct { base, members } = &def.kind else { unreachable!("index of a struct") };
+        let DefKind::Struct { base, members } = &def.kind else {
+            unreachable!("index of a struct")
+        };
         let mut all = Vec::new();
         if let Some(base) = base {
             let base_index = self.struct_base(base, &def.info)?;
@@ -117,11 +142,17 @@ impl Checker<'_> {
 
     fn struct_base(&self, base: &str, info: &SourceInfo) -> Result<usize, Error> {
         match self.lookup_type(base) {
-            None => Err(Error::at(info, format!("'base' uses unknown type '{base}'"))),
+            None => Err(Error::at(
+                info,
+                format!("'base' uses unknown type '{base}'"),
+            )),
             Some(Kind::Struct(i)) => Ok(*i),
             Some(other) => Err(Error::at(
                 info,
-                format!("'base' requires a struct type, {} isn't", self.describe(other, base)),
+                format!(
+                    "'base' requires a struct type, {} isn't",
+                    self.describe(other, base)
+                ),
             )),
         }
     }
@@ -139,7 +170,10 @@ impl Checker<'_> {
         let mut seen: HashMap<String, &str> = HashMap::new();
         for f in features {
             if let Some(other) = seen.insert(c_name(&f.name), &f.name) {
-                return Err(Error::at(info, format!("feature '{}' collides with feature '{other}'", f.name)));
+                return Err(Error::at(
+                    info,
+                    format!("feature '{}' collides with feature '{other}'", f.name),
+                ));
             }
         }
         Ok(())
@@ -173,8 +207,15 @@ impl Checker<'_> {
         Self::check_features_clash(&def.features, info)?;
         let is_type = !matches!(def.kind, DefKind::Command { .. } | DefKind::Event { .. });
         if is_type {
-            if let Some(f) = def.features.iter().find(|f| f.name == "deprecated" || f.name == "unstable") {
-                return Err(Error::at(info, format!("feature '{}' is not supported for types", f.name)));
+            if let Some(f) = def
+                .features
+                .iter()
+                .find(|f| f.name == "deprecated" || f.name == "unstable")
+            {
+                return Err(Error::at(
+                    info,
+                    format!("feature '{}' is not supported for types", f.name),
+                ));
             }
         }
         // Arrays are checked before their owner, as QEMU defines them first.
@@ -188,7 +229,10 @@ impl Checker<'_> {
                 let mut seen: HashMap<String, &str> = HashMap::new();
                 for v in values {
                     if let Some(other) = seen.insert(c_name(&v.name), &v.name) {
-                        return Err(Error::at(info, format!("value '{}' collides with value '{other}'", v.name)));
+                        return Err(Error::at(
+                            info,
+                            format!("value '{}' collides with value '{other}'", v.name),
+                        ));
                     }
                     Self::check_features_clash(&v.features, info)?;
                 }
@@ -197,9 +241,17 @@ impl Checker<'_> {
                 let members = self.struct_members(index, &mut Vec::new())?;
                 self.check_members(&members, "member", &def.name, info, &mut HashMap::new())?;
             }
-            DefKind::Union { base, discriminator, branches } => self.check_union(def, base, discriminator, branches)?,
+            DefKind::Union {
+                base,
+                discriminator,
+                branches,
+            } => self.check_union(def, base, discriminator, branches)?,
             DefKind::Alternate { branches } => self.check_alternate(def, branches)?,
-            DefKind::Command { data, returns, flags } => {
+            DefKind::Command {
+                data,
+                returns,
+                flags,
+            } => {
                 self.check_data(def, data.as_ref(), flags.boxed, "command's 'data'")?;
                 if let Some(returns) = returns {
                     let (kind, name) = self.resolve(returns, info, "command's 'returns'")?;
@@ -211,13 +263,18 @@ impl Checker<'_> {
                         if !matches!(element, Kind::Struct(_) | Kind::Union) {
                             return Err(Error::at(
                                 info,
-                                format!("command's 'returns' cannot take {}", self.describe(&kind, &name)),
+                                format!(
+                                    "command's 'returns' cannot take {}",
+                                    self.describe(&kind, &name)
+                                ),
                             ));
                         }
                     }
                 }
             }
-            DefKind::Event { data, boxed } => self.check_data(def, data.as_ref(), *boxed, "event's 'data'")?,
+            DefKind::Event { data, boxed } => {
+                self.check_data(def, data.as_ref(), *boxed, "event's 'data'")?
+            }
         }
         self.check_doc(def)
     }
@@ -227,7 +284,11 @@ impl Checker<'_> {
         match &def.kind {
             DefKind::Enum { .. } => Vec::new(),
             DefKind::Struct { members, .. } => from(members),
-            DefKind::Union { base: RawData::Inline(base), branches, .. } => {
+            DefKind::Union {
+                base: RawData::Inline(base),
+                branches,
+                ..
+            } => {
                 let mut all = from(base);
                 all.extend(from(branches));
                 all
@@ -241,17 +302,29 @@ impl Checker<'_> {
                 all.extend(returns.iter());
                 all
             }
-            DefKind::Event { data: Some(RawData::Inline(m)), .. } => from(m),
+            DefKind::Event {
+                data: Some(RawData::Inline(m)),
+                ..
+            } => from(m),
             DefKind::Event { .. } => Vec::new(),
         }
     }
 
-    fn check_data(&self, def: &Def, data: Option<&RawData>, boxed: bool, what: &str) -> Result<(), Error> {
+    fn check_data(
+        &self,
+        def: &Def,
+        data: Option<&RawData>,
+        boxed: bool,
+        what: &str,
+    ) -> Result<(), Error> {
         let info = &def.info;
         match data {
             None => Ok(()),
             Some(RawData::Inline(members)) => {
-                let owned: Vec<_> = members.iter().map(|m| (m.clone(), def.name.clone())).collect();
+                let owned: Vec<_> = members
+                    .iter()
+                    .map(|m| (m.clone(), def.name.clone()))
+                    .collect();
                 self.check_members(&owned, "parameter", &def.name, info, &mut HashMap::new())
             }
             Some(RawData::Named(name)) => {
@@ -261,56 +334,94 @@ impl Checker<'_> {
                     Kind::Union if boxed => Ok(()),
                     Kind::Union => Err(Error::at(
                         info,
-                        format!("{what} can take {} only with 'boxed': true", self.describe(&kind, &name)),
+                        format!(
+                            "{what} can take {} only with 'boxed': true",
+                            self.describe(&kind, &name)
+                        ),
                     )),
-                    other => Err(Error::at(info, format!("{what} cannot take {}", self.describe(&other, &name)))),
+                    other => Err(Error::at(
+                        info,
+                        format!("{what} cannot take {}", self.describe(&other, &name)),
+                    )),
                 }
             }
         }
     }
 
-    fn check_union(&self, def: &Def, base: &RawData, discriminator: &str, branches: &[RawMember]) -> Result<(), Error> {
+    fn check_union(
+        &self,
+        def: &Def,
+        base: &RawData,
+        discriminator: &str,
+        branches: &[RawMember],
+    ) -> Result<(), Error> {
         let info = &def.info;
         let (base_members, base_desc) = match base {
             RawData::Inline(members) => {
-                let owned: Vec<_> = members.iter().map(|m| (m.clone(), def.name.clone())).collect();
+                let owned: Vec<_> = members
+                    .iter()
+                    .map(|m| (m.clone(), def.name.clone()))
+                    .collect();
                 (owned, "'base'".to_owned())
             }
             RawData::Named(name) => {
                 let index = self.struct_base(name, info)?;
-                (self.struct_members(index, &mut Vec::new())?, format!("base type '{name}'"))
+                (
+                    self.struct_members(index, &mut Vec::new())?,
+                    format!("base type '{name}'"),
+                )
             }
         };
-        let role = if matches!(base, RawData::Inline(_)) { "base member" } else { "member" };
+        let role = if matches!(base, RawData::Inline(_)) {
+            "base member"
+        } else {
+            "member"
+        };
         let mut seen = HashMap::new();
         self.check_members(&base_members, role, &def.name, info, &mut seen)?;
-        let Some((tag, tag_owner)) = base_members.iter().find(|(m, _)| m.name == discriminator) else {
-            return Err(Error::at(info, format!("discriminator '{discriminator}' is not a member of 'base'")));
+        let Some((tag, tag_owner)) = base_members.iter().find(|(m, _)| m.name == discriminator)
+        else {
+            return Err(Error::at(
+                info,
+                format!("discriminator '{discriminator}' is not a member of 'base'"),
+            ));
         };
-        let base_desc = if matches!(base, RawData::Named(_)) { format!("base type '{tag_owner}'") } else { base_desc };
+        let base_desc = if matches!(base, RawData::Named(_)) {
+            format!("base type '{tag_owner}'")
+        } else {
+            base_desc
+        };
         let enum_index = match self.resolve(&tag.ty, info, "")?.0 {
             Kind::Enum(i) => i,
             _ => {
                 return Err(Error::at(
                     info,
-                    format!("discriminator member '{discriminator}' of {base_desc} must be of enum type"),
+                    format!(
+                    "discriminator member '{discriminator}' of {base_desc} must be of enum type"
+                ),
                 ))
             }
         };
         if tag.optional {
             return Err(Error::at(
                 info,
-                format!("discriminator member '{discriminator}' of {base_desc} must not be optional"),
+                format!(
+                    "discriminator member '{discriminator}' of {base_desc} must not be optional"
+                ),
             ));
         }
         if tag.cond.is_some() {
             return Err(Error::at(
                 info,
-                format!("discriminator member '{discriminator}' of {base_desc} must not be conditional"),
+                format!(
+                    "discriminator member '{discriminator}' of {base_desc} must not be conditional"
+                ),
             ));
         }
         let enum_def = &self.defs[enum_index];
-        let DefKind::Enum { values, .. } = &enum_def.kind else { unreachable!("index of an enum") };
+        let DefKind::Enum { values, .. } = &enum_def.kind else {
+            unreachable!("index of an enum")
+        };
         if branches.is_empty() && values.is_empty() {
             return Err(Error::at(info, "union has no branches"));
         }
@@ -320,11 +431,17 @@ impl Checker<'_> {
             if !values.iter().any(|v| v.name == b.name) {
                 return Err(Error::at(
                     info,
-                    format!("branch '{}' is not a value of enum type '{}'", b.name, enum_def.name),
+                    format!(
+                        "branch '{}' is not a value of enum type '{}'",
+                        b.name, enum_def.name
+                    ),
                 ));
             }
             let Kind::Struct(index) = kind else {
-                return Err(Error::at(info, format!("{desc} cannot use {}", self.describe(&kind, &name))));
+                return Err(Error::at(
+                    info,
+                    format!("{desc} cannot use {}", self.describe(&kind, &name)),
+                ));
             };
             let members = self.struct_members(index, &mut Vec::new())?;
             let mut branch_seen = seen.clone();
@@ -340,17 +457,25 @@ impl Checker<'_> {
         for b in branches {
             let desc = format!("branch '{}'", b.name);
             if let Some(other) = names.insert(c_name(&b.name), &b.name) {
-                return Err(Error::at(info, format!("{desc} collides with branch '{other}'")));
+                return Err(Error::at(
+                    info,
+                    format!("{desc} collides with branch '{other}'"),
+                ));
             }
             let (kind, name) = self.resolve(&b.ty, info, &desc)?;
             let Some(json) = self.json_kind(&kind) else {
-                return Err(Error::at(info, format!("{desc} cannot use {}", self.describe(&kind, &name))));
+                return Err(Error::at(
+                    info,
+                    format!("{desc} cannot use {}", self.describe(&kind, &name)),
+                ));
             };
             let mut conflicting = vec![json];
             if json == JsonKind::String {
                 match kind {
                     Kind::Enum(i) => {
-                        let DefKind::Enum { values, .. } = &self.defs[i].kind else { unreachable!() };
+                        let DefKind::Enum { values, .. } = &self.defs[i].kind else {
+                            unreachable!()
+                        };
                         for v in values {
                             if v.name == "on" || v.name == "off" {
                                 conflicting.push(JsonKind::Bool);
@@ -368,7 +493,10 @@ impl Checker<'_> {
             conflicting.dedup();
             for k in conflicting {
                 if let Some(other) = kinds.get(&k) {
-                    return Err(Error::at(info, format!("{desc} can't be distinguished from '{other}'")));
+                    return Err(Error::at(
+                        info,
+                        format!("{desc} can't be distinguished from '{other}'"),
+                    ));
                 }
                 kinds.insert(k, &b.name);
             }
@@ -383,14 +511,25 @@ impl Checker<'_> {
         let exempt = self.pragma.documentation_exceptions.contains(&def.name);
         let mut documentable: Vec<(&str, &str)> = Vec::new();
         match &def.kind {
-            DefKind::Enum { values, .. } => documentable.extend(values.iter().map(|v| ("value", v.name.as_str()))),
-            DefKind::Struct { members, .. }
-            | DefKind::Union { base: RawData::Inline(members), .. }
-            | DefKind::Command { data: Some(RawData::Inline(members)), .. }
-            | DefKind::Event { data: Some(RawData::Inline(members)), .. } => {
-                documentable.extend(members.iter().map(|m| ("member", m.name.as_str())))
+            DefKind::Enum { values, .. } => {
+                documentable.extend(values.iter().map(|v| ("value", v.name.as_str())))
             }
-            DefKind::Alternate { branches } => documentable.extend(branches.iter().map(|b| ("member", b.name.as_str()))),
+            DefKind::Struct { members, .. }
+            | DefKind::Union {
+                base: RawData::Inline(members),
+                ..
+            }
+            | DefKind::Command {
+                data: Some(RawData::Inline(members)),
+                ..
+            }
+            | DefKind::Event {
+                data: Some(RawData::Inline(members)),
+                ..
+            } => documentable.extend(members.iter().map(|m| ("member", m.name.as_str()))),
+            DefKind::Alternate { branches } => {
+                documentable.extend(branches.iter().map(|b| ("member", b.name.as_str())))
+            }
             _ => {}
         }
         let mut all_features: Vec<&str> = def.features.iter().map(|f| f.name.as_str()).collect();
@@ -401,26 +540,43 @@ impl Checker<'_> {
         }
         for f in &all_features {
             if !doc.features.iter().any(|(n, _)| n == f) && !exempt {
-                return Err(Error::at(&def.info, format!("feature '{f}' lacks documentation")));
+                return Err(Error::at(
+                    &def.info,
+                    format!("feature '{f}' lacks documentation"),
+                ));
             }
         }
         if !exempt {
             if let Some((role, name)) = documentable.iter().find(|(_, n)| doc.member(n).is_none()) {
-                return Err(Error::at(&def.info, format!("{role} '{name}' lacks documentation")));
+                return Err(Error::at(
+                    &def.info,
+                    format!("{role} '{name}' lacks documentation"),
+                ));
             }
         }
-        let bogus = |documented: &[(String, String)], known: &[&str], what: &str| -> Result<(), Error> {
-            let bogus: Vec<&str> =
-                documented.iter().map(|(n, _)| n.as_str()).filter(|n| !known.contains(n)).collect();
-            if bogus.is_empty() {
-                return Ok(());
-            }
-            let (s, verb) = if bogus.len() > 1 { ("s", "do") } else { ("", "does") };
-            Err(Error::at(
-                &doc_info.line_only(),
-                format!("documented {what}{s} '{}' {verb} not exist", bogus.join("', '")),
-            ))
-        };
+        let bogus =
+            |documented: &[(String, String)], known: &[&str], what: &str| -> Result<(), Error> {
+                let bogus: Vec<&str> = documented
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .filter(|n| !known.contains(n))
+                    .collect();
+                if bogus.is_empty() {
+                    return Ok(());
+                }
+                let (s, verb) = if bogus.len() > 1 {
+                    ("s", "do")
+                } else {
+                    ("", "does")
+                };
+                Err(Error::at(
+                    &doc_info.line_only(),
+                    format!(
+                        "documented {what}{s} '{}' {verb} not exist",
+                        bogus.join("', '")
+                    ),
+                ))
+            };
         let known: Vec<&str> = documentable.iter().map(|(_, n)| *n).collect();
         bogus(&doc.members, &known, "member")?;
         bogus(&doc.features, &all_features, "feature")
@@ -429,32 +585,56 @@ impl Checker<'_> {
     /// Features of members and enum values, which the definition's doc lists too.
     fn member_features<'d>(&self, def: &'d Def) -> Vec<&'d str> {
         let from = |members: &'d [RawMember]| {
-            members.iter().flat_map(|m| m.features.iter().map(|f| f.name.as_str())).collect::<Vec<_>>()
+            members
+                .iter()
+                .flat_map(|m| m.features.iter().map(|f| f.name.as_str()))
+                .collect::<Vec<_>>()
         };
         match &def.kind {
-            DefKind::Enum { values, .. } => {
-                values.iter().flat_map(|v| v.features.iter().map(|f| f.name.as_str())).collect()
-            }
+            DefKind::Enum { values, .. } => values
+                .iter()
+                .flat_map(|v| v.features.iter().map(|f| f.name.as_str()))
+                .collect(),
             DefKind::Struct { members, .. }
-            | DefKind::Union { base: RawData::Inline(members), .. }
-            | DefKind::Command { data: Some(RawData::Inline(members)), .. }
-            | DefKind::Event { data: Some(RawData::Inline(members)), .. } => from(members),
+            | DefKind::Union {
+                base: RawData::Inline(members),
+                ..
+            }
+            | DefKind::Command {
+                data: Some(RawData::Inline(members)),
+                ..
+            }
+            | DefKind::Event {
+                data: Some(RawData::Inline(members)),
+                ..
+            } => from(members),
             _ => Vec::new(),
         }
     }
 }
 
 /// Checks the definitions against each other and builds the model.
-pub fn check_schema(defs: Vec<Def>, pragma: Pragma, free_docs: Vec<(usize, Doc)>) -> Result<Schema, Error> {
+pub fn check_schema(
+    defs: Vec<Def>,
+    pragma: Pragma,
+    free_docs: Vec<(usize, Doc)>,
+) -> Result<Schema, Error> {
     let mut names: HashMap<String, Kind> = HashMap::new();
     let mut infos: HashMap<String, &SourceInfo> = HashMap::new();
     for (name, b) in Builtin::ALL {
         names.insert(name.to_owned(), Kind::Builtin(b));
         if b != Builtin::QType {
-            names.insert(format!("{name}List"), Kind::Array(Box::new(Kind::Builtin(b)), name.to_owned()));
+            names.insert(
+                format!("{name}List"),
+                Kind::Array(Box::new(Kind::Builtin(b)), name.to_owned()),
+            );
         }
     }
-    let probe = Checker { defs: &defs, pragma: &pragma, names: HashMap::new() };
+    let probe = Checker {
+        defs: &defs,
+        pragma: &pragma,
+        names: HashMap::new(),
+    };
     for (i, def) in defs.iter().enumerate() {
         let kind = match def.kind {
             DefKind::Enum { .. } => Kind::Enum(i),
@@ -477,7 +657,11 @@ pub fn check_schema(defs: Vec<Def>, pragma: Pragma, free_docs: Vec<(usize, Doc)>
         names.insert(def.name.clone(), kind);
         infos.insert(def.name.clone(), &def.info);
     }
-    let checker = Checker { defs: &defs, pragma: &pragma, names };
+    let checker = Checker {
+        defs: &defs,
+        pragma: &pragma,
+        names,
+    };
     for i in 0..defs.len() {
         checker.check_def(i)?;
     }
@@ -486,7 +670,9 @@ pub fn check_schema(defs: Vec<Def>, pragma: Pragma, free_docs: Vec<(usize, Doc)>
 }
 
 fn type_ref(ty: &RawType) -> TypeRef {
-    let named = |n: &str| Builtin::from_name(n).map_or_else(|| TypeRef::Named(n.to_owned()), TypeRef::Builtin);
+    let named = |n: &str| {
+        Builtin::from_name(n).map_or_else(|| TypeRef::Named(n.to_owned()), TypeRef::Builtin)
+    };
     match ty {
         RawType::Name(n) => named(n),
         RawType::Array(n) => TypeRef::Array(Box::new(named(n))),
@@ -536,22 +722,46 @@ fn build(checker: &Checker<'_>, def: &Def) -> Entity {
                 })
                 .collect(),
         }),
-        DefKind::Struct { base, members: ms } => {
-            Entity::Struct(model::Struct { common, base: base.clone(), members: members(ms) })
-        }
-        DefKind::Union { base, discriminator, branches } => {
+        DefKind::Struct { base, members: ms } => Entity::Struct(model::Struct {
+            common,
+            base: base.clone(),
+            members: members(ms),
+        }),
+        DefKind::Union {
+            base,
+            discriminator,
+            branches,
+        } => {
             let (base_name, base_members) = match base {
                 RawData::Inline(ms) => (None, members(ms)),
                 RawData::Named(n) => {
-                    let Some(Kind::Struct(i)) = checker.names.get(n) else { unreachable!("checked") };
-                    let all = checker.struct_members(*i, &mut Vec::new()).expect("checked");
-                    let owner_doc = |owner: &str| checker.defs.iter().find(|d| d.name == owner).and_then(|d| d.doc.clone());
-                    let built = all.iter().map(|(m, owner)| member(m, owner_doc(owner).as_ref())).collect();
+                    let Some(Kind::Struct(i)) = checker.names.get(n) else {
+                        unreachable!("checked")
+                    };
+                    let all = checker
+                        .struct_members(*i, &mut Vec::new())
+                        .expect("checked");
+                    let owner_doc = |owner: &str| {
+                        checker
+                            .defs
+                            .iter()
+                            .find(|d| d.name == owner)
+                            .and_then(|d| d.doc.clone())
+                    };
+                    let built = all
+                        .iter()
+                        .map(|(m, owner)| member(m, owner_doc(owner).as_ref()))
+                        .collect();
                     (Some(n.clone()), built)
                 }
             };
-            let tag = base_members.iter().find(|m| &m.name == discriminator).expect("checked");
-            let TypeRef::Named(discriminator_enum) = &tag.ty else { unreachable!("checked: an enum") };
+            let tag = base_members
+                .iter()
+                .find(|m| &m.name == discriminator)
+                .expect("checked");
+            let TypeRef::Named(discriminator_enum) = &tag.ty else {
+                unreachable!("checked: an enum")
+            };
             Entity::Union(model::Union {
                 common,
                 base_name,
@@ -570,8 +780,15 @@ fn build(checker: &Checker<'_>, def: &Def) -> Entity {
                     .collect(),
             })
         }
-        DefKind::Alternate { branches } => Entity::Alternate(model::Alternate { common, branches: members(branches) }),
-        DefKind::Command { data: d, returns, flags } => Entity::Command(model::Command {
+        DefKind::Alternate { branches } => Entity::Alternate(model::Alternate {
+            common,
+            branches: members(branches),
+        }),
+        DefKind::Command {
+            data: d,
+            returns,
+            flags,
+        } => Entity::Command(model::Command {
             common,
             data: data(d),
             boxed: flags.boxed,
@@ -582,6 +799,10 @@ fn build(checker: &Checker<'_>, def: &Def) -> Entity {
             allow_preconfig: flags.allow_preconfig,
             coroutine: flags.coroutine,
         }),
-        DefKind::Event { data: d, boxed } => Entity::Event(model::Event { common, data: data(d), boxed: *boxed }),
+        DefKind::Event { data: d, boxed } => Entity::Event(model::Event {
+            common,
+            data: data(d),
+            boxed: *boxed,
+        }),
     }
 }

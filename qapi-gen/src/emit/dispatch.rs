@@ -1,43 +1,54 @@
 //! The dispatch backend: a `Handler` trait with a method per command, the command
-//! table, and the function that routes a request to its method.
+//! table `COMMANDS`, and `dispatch`, which routes a request to its method. Commands
+//! with `'gen': false` are left out: their server side is written by hand.
+//!
+//! The code refers to the runtime of the crate it lands in (`crate::Error`,
+//! `crate::CommandInfo`, `crate::Arguments`, `crate::Reply`) and to the generated
+//! types through `Options::types`; docs/CONVENTIONS.md has the contract.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::common::{cfg_attr, doc_for, rust_type};
+use super::context::{Context, Std};
+use super::doc;
 use super::names;
-use super::Options;
-use crate::model::{Arguments, Command, Schema, TypeRef};
+use crate::model::{Arguments, Command, TypeRef};
 
 /// The whole dispatch file.
-pub fn dispatch(schema: &Schema, options: &Options) -> TokenStream {
-    let commands: Vec<&Command> = schema.commands().filter(|c| c.gen).collect();
-    let types = options.types();
-    let methods = commands.iter().map(|c| method(schema, &types, c));
+pub fn dispatch(cx: &Context<'_>) -> TokenStream {
+    let commands: Vec<&Command> = cx.schema.commands().filter(|c| c.gen).collect();
+    let methods = commands.iter().map(|c| method(cx, c));
     let table = commands.iter().map(|c| {
         let name = &c.common.name;
         let success = c.success_response;
-        let cfg = cfg_attr(c.common.cond.as_ref());
-        quote! { #cfg crate::CommandInfo { name: #name, success_response: #success }, }
+        let cfg = cx.cfg(c.common.cond.as_ref());
+        quote! { #cfg crate::CommandInfo { name: #name, success_response: #success } }
     });
-    let arms = commands.iter().map(|c| arm(c));
+    let arms = commands.iter().map(|c| arm(cx, c));
+    let result = cx.std(Std::Result);
+    // Calling a deprecated command's method is what dispatching it means.
+    let deprecated = commands
+        .iter()
+        .any(|c| !cx.deprecated(&c.common.features).is_empty());
+    let allow = deprecated.then(|| quote! { #[allow(deprecated)] });
     quote! {
-        /// What an agent implements: one method per command of the schema.
+        /// What an agent implements: a method per command of the schema, called with
+        /// the command's parsed arguments.
         pub trait Handler {
             #(#methods)*
         }
 
         /// Every command, in schema order, with whether it answers on success.
-        pub const COMMANDS: &[crate::CommandInfo] = &[#(#table)*];
+        pub const COMMANDS: &[crate::CommandInfo] = &[#(#table),*];
 
         /// Runs command `name` on `handler` with its arguments parsed as the schema
-        /// says; the reply is the serialized return value.
-        #[allow(deprecated)]
+        /// says; the reply holds the serialized return value.
+        #allow
         pub fn dispatch<H: Handler + ?Sized>(
             handler: &mut H,
             name: &str,
             arguments: crate::Arguments<'_>,
-        ) -> Result<crate::Reply, crate::Error> {
+        ) -> #result<crate::Reply, crate::Error> {
             match name {
                 #(#arms)*
                 _ => Err(crate::Error::command_not_found(name)),
@@ -46,20 +57,22 @@ pub fn dispatch(schema: &Schema, options: &Options) -> TokenStream {
     }
 }
 
-fn method(schema: &Schema, types: &TokenStream, c: &Command) -> TokenStream {
-    let name = names::ident(&names::snake_name(&c.common.name));
-    let doc = doc_for(c.common.doc.as_ref());
-    let cfg = cfg_attr(c.common.cond.as_ref());
-    let deprecated = if c.common.has_feature("deprecated") { quote! { #[deprecated] } } else { TokenStream::new() };
-    let prefix = quote! { #types :: };
+fn method(cx: &Context<'_>, c: &Command) -> TokenStream {
+    let name = names::ident(&names::method_name(&c.common.name));
+    let doc = doc::rustdoc(c.common.doc.as_ref(), &doc::command_notes(c));
+    let cfg = cx.cfg(c.common.cond.as_ref());
+    let deprecated = cx.deprecated(&c.common.features);
+    let types = cx.types();
+    let prefix = quote! { #types:: };
+    let result = cx.std(Std::Result);
     let returns = match &c.returns {
-        Some(ty) => rust_type(schema, ty, &prefix),
+        Some(ty) => cx.rust_type(ty, &prefix),
         None => quote! { () },
     };
     let arguments = match &c.data {
         None => TokenStream::new(),
         Some(Arguments::Named(n)) => {
-            let ty = rust_type(schema, &TypeRef::Named(n.clone()), &prefix);
+            let ty = cx.rust_type(&TypeRef::Named(n.clone()), &prefix);
             quote! { , arguments: #ty }
         }
         Some(Arguments::Inline(_)) => {
@@ -71,21 +84,40 @@ fn method(schema: &Schema, types: &TokenStream, c: &Command) -> TokenStream {
         #doc
         #cfg
         #deprecated
-        fn #name(&mut self #arguments) -> Result<#returns, crate::Error>;
+        fn #name(&mut self #arguments) -> #result<#returns, crate::Error>;
     }
 }
 
-fn arm(c: &Command) -> TokenStream {
+fn arm(cx: &Context<'_>, c: &Command) -> TokenStream {
     let wire = &c.common.name;
-    let name = names::ident(&names::snake_name(wire));
-    let cfg = cfg_attr(c.common.cond.as_ref());
-    let call = match &c.data {
-        None => quote! { { arguments.empty()?; handler.#name()? } },
-        Some(_) => quote! { handler.#name(arguments.parse()?)? },
-    };
-    let reply = match &c.returns {
-        Some(_) => quote! { crate::Reply::new(&#call) },
-        None => quote! { { #call; Ok(crate::Reply::empty()) } },
-    };
-    quote! { #cfg #wire => #reply, }
+    let name = names::ident(&names::method_name(wire));
+    let cfg = cx.cfg(c.common.cond.as_ref());
+    match (&c.data, &c.returns) {
+        (Some(_), Some(_)) => quote! {
+            #cfg
+            #wire => crate::Reply::new(&handler.#name(arguments.parse()?)?),
+        },
+        (Some(_), None) => quote! {
+            #cfg
+            #wire => {
+                handler.#name(arguments.parse()?)?;
+                Ok(crate::Reply::empty())
+            }
+        },
+        (None, Some(_)) => quote! {
+            #cfg
+            #wire => {
+                arguments.empty()?;
+                crate::Reply::new(&handler.#name()?)
+            }
+        },
+        (None, None) => quote! {
+            #cfg
+            #wire => {
+                arguments.empty()?;
+                handler.#name()?;
+                Ok(crate::Reply::empty())
+            }
+        },
+    }
 }

@@ -36,7 +36,15 @@ struct Builder<'a> {
     col: u32,
 }
 
-const SECTION_TAGS: [&str; 7] = ["Returns:", "Since:", "Note:", "Notes:", "Example:", "Examples:", "TODO:"];
+const SECTION_TAGS: [&str; 7] = [
+    "Returns:",
+    "Since:",
+    "Note:",
+    "Notes:",
+    "Example:",
+    "Examples:",
+    "TODO:",
+];
 
 fn is_tag(word: &str) -> bool {
     SECTION_TAGS.contains(&word)
@@ -63,7 +71,11 @@ impl<'a> Builder<'a> {
     }
 
     fn error(&self, message: impl Into<String>) -> Error {
-        let at = SourceInfo { line: self.line, col: Some(self.col), ..self.info.clone() };
+        let at = SourceInfo {
+            line: self.line,
+            col: Some(self.col),
+            ..self.info.clone()
+        };
         Error::at(&at, message)
     }
 
@@ -114,7 +126,10 @@ impl<'a> Builder<'a> {
 
     fn append_freeform(&mut self, line: &str) -> Result<(), Error> {
         let word = line.split(char::is_whitespace).next().unwrap_or("");
-        if let Some(end) = word.rfind(':').filter(|&end| word.starts_with('@') && end > 1) {
+        if let Some(end) = word
+            .rfind(':')
+            .filter(|&end| word.starts_with('@') && end > 1)
+        {
             let upto = &word[..=end];
             return Err(self.error(format!("'{upto}' not allowed in free-form documentation")));
         }
@@ -139,7 +154,11 @@ impl<'a> Builder<'a> {
         if name.is_empty() {
             return Err(self.error("invalid parameter name"));
         }
-        let list = if features { &self.doc.features } else { &self.doc.members };
+        let list = if features {
+            &self.doc.features
+        } else {
+            &self.doc.members
+        };
         if list.iter().any(|(n, _)| n == name) {
             return Err(self.error(format!("'{name}' parameter name duplicated")));
         }
@@ -167,7 +186,12 @@ impl<'a> Builder<'a> {
         self.part = Part::Sections;
         let word = line.split(' ').next().unwrap_or("");
         if let Some(word) = symbol_word(line) {
-            let first = self.doc.sections.first().map_or("", |s| s.0.as_str()).to_owned();
+            let first = self
+                .doc
+                .sections
+                .first()
+                .map_or("", |s| s.0.as_str())
+                .to_owned();
             return Err(self.error(format!("'{word}' can't follow '{first}' section")));
         }
         if is_tag(word) {
@@ -248,12 +272,24 @@ impl<'a> Builder<'a> {
 /// Splits one `##` block into its docs: a definition doc, or free-form docs (a new
 /// one starts at each `# =` heading). Each comes with the place of its block.
 pub fn parse_doc(block: &DocBlock, info: &SourceInfo) -> Result<Vec<(Doc, SourceInfo)>, Error> {
-    let at = |line: u32, col: u32| SourceInfo { line, col: Some(col), ..info.clone() };
-    let (open, lines) = block.lines.split_first().expect("a doc block has its opening line");
+    let at = |line: u32, col: u32| SourceInfo {
+        line,
+        col: Some(col),
+        ..info.clone()
+    };
+    let (open, lines) = block
+        .lines
+        .split_first()
+        .expect("a doc block has its opening line");
     if open.0 != "##" {
-        return Err(Error::at(&at(open.1, open.2), "junk after '##' at start of documentation comment"));
+        return Err(Error::at(
+            &at(open.1, open.2),
+            "junk after '##' at start of documentation comment",
+        ));
     }
-    let (close, lines) = lines.split_last().expect("a doc block has its closing line");
+    let (close, lines) = lines
+        .split_last()
+        .expect("a doc block has its closing line");
     let mut docs = Vec::new();
     let mut builder = Builder::new(info);
     for (text, line, col) in lines {
@@ -293,10 +329,23 @@ mod tests {
             .enumerate()
             .map(|(i, l)| (l.to_owned(), i as u32 + 1, 1))
             .collect();
-        let info = SourceInfo { file: Arc::new(PathBuf::from("t.json")), line: 1, col: None, parent: None, defn: None };
-        parse_doc(&DocBlock { lines, line: 1, col: 1 }, &info)
-            .map(|d| d.into_iter().map(|(d, _)| d).collect())
-            .map_err(|e| e.to_string())
+        let info = SourceInfo {
+            file: Arc::new(PathBuf::from("t.json")),
+            line: 1,
+            col: None,
+            parent: None,
+            defn: None,
+        };
+        parse_doc(
+            &DocBlock {
+                lines,
+                line: 1,
+                col: 1,
+            },
+            &info,
+        )
+        .map(|d| d.into_iter().map(|(d, _)| d).collect())
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -314,8 +363,13 @@ mod tests {
 
     #[test]
     fn features_and_free_form() {
-        let d = doc("##\n# @Foo:\n#\n# @a: x\n#\n# Features:\n# @deprecated: old\n##").unwrap().remove(0);
-        assert_eq!(d.features, vec![("deprecated".to_owned(), "old".to_owned())]);
+        let d = doc("##\n# @Foo:\n#\n# @a: x\n#\n# Features:\n# @deprecated: old\n##")
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            d.features,
+            vec![("deprecated".to_owned(), "old".to_owned())]
+        );
         let free = doc("##\n# = Title\n#\n# Text\n##").unwrap();
         assert_eq!(free.len(), 1);
         assert_eq!(free[0].body, "= Title\n\nText");
@@ -325,17 +379,53 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(doc("## x\n##").unwrap_err(), "t.json:1:1: junk after '##' at start of documentation comment");
-        assert_eq!(doc("##\n#x\n##").unwrap_err(), "t.json:2:1: missing space after #");
-        assert_eq!(doc("##\n# @foo\n##").unwrap_err(), "t.json:2:1: line should end with ':'");
-        assert_eq!(doc("##\n# @:\n##").unwrap_err(), "t.json:2:1: name required after '@'");
-        assert_eq!(doc("##\n# @a:\n# @b: x\n# @b: y\n##").unwrap_err(), "t.json:4:1: 'b' parameter name duplicated");
-        assert_eq!(doc("##\n# @a:\n# Since: 1\n# Since: 2\n##").unwrap_err(), "t.json:4:1: duplicated 'Since' section");
-        assert_eq!(doc("##\n# @a:\n# Since: 1\n# @b: x\n##").unwrap_err(), "t.json:4:1: '@b:' can't follow 'Since' section");
-        assert_eq!(doc("##\n# @a:\n# @b:\n# @c: x\n##").unwrap_err(), "t.json:4:1: empty doc section 'b'");
-        assert_eq!(doc("##\n# text @b: x\n# @c: y\n##").unwrap_err(), "t.json:3:1: '@c:' not allowed in free-form documentation");
-        assert_eq!(doc("##\n# @a:\n# = T\n##").unwrap_err(), "t.json:3:1: unexpected '=' markup in definition documentation");
-        assert_eq!(doc("##\n# @a:\n# @b: x\n#   y\n#  z\n##").unwrap_err(), "t.json:4:1: unexpected de-indent (expected at least 4 spaces)");
-        assert_eq!(doc("##\n# @a:\n##x").unwrap_err(), "t.json:3:1: junk after '##' at end of documentation comment");
+        assert_eq!(
+            doc("## x\n##").unwrap_err(),
+            "t.json:1:1: junk after '##' at start of documentation comment"
+        );
+        assert_eq!(
+            doc("##\n#x\n##").unwrap_err(),
+            "t.json:2:1: missing space after #"
+        );
+        assert_eq!(
+            doc("##\n# @foo\n##").unwrap_err(),
+            "t.json:2:1: line should end with ':'"
+        );
+        assert_eq!(
+            doc("##\n# @:\n##").unwrap_err(),
+            "t.json:2:1: name required after '@'"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n# @b: x\n# @b: y\n##").unwrap_err(),
+            "t.json:4:1: 'b' parameter name duplicated"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n# Since: 1\n# Since: 2\n##").unwrap_err(),
+            "t.json:4:1: duplicated 'Since' section"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n# Since: 1\n# @b: x\n##").unwrap_err(),
+            "t.json:4:1: '@b:' can't follow 'Since' section"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n# @b:\n# @c: x\n##").unwrap_err(),
+            "t.json:4:1: empty doc section 'b'"
+        );
+        assert_eq!(
+            doc("##\n# text @b: x\n# @c: y\n##").unwrap_err(),
+            "t.json:3:1: '@c:' not allowed in free-form documentation"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n# = T\n##").unwrap_err(),
+            "t.json:3:1: unexpected '=' markup in definition documentation"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n# @b: x\n#   y\n#  z\n##").unwrap_err(),
+            "t.json:4:1: unexpected de-indent (expected at least 4 spaces)"
+        );
+        assert_eq!(
+            doc("##\n# @a:\n##x").unwrap_err(),
+            "t.json:3:1: junk after '##' at end of documentation comment"
+        );
     }
 }

@@ -103,7 +103,11 @@ pub struct Parsed {
 /// Reads `path` and everything it includes.
 pub fn parse_file(path: &Path) -> Result<Parsed, Error> {
     let src = std::fs::read(path).map_err(|e| {
-        Error::bare(format!("can't read schema file '{}': {}", path.display(), strerror(&e)))
+        Error::bare(format!(
+            "can't read schema file '{}': {}",
+            path.display(),
+            strerror(&e)
+        ))
     })?;
     let mut state = Parsed::default();
     let mut included = HashSet::new();
@@ -154,11 +158,13 @@ fn parse_source(
         Err(e) => {
             let offset = e.valid_up_to();
             let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u32;
-            return Err(Error::at(&at(line, Some(1)), "invalid UTF-8 in schema file"));
+            return Err(Error::at(
+                &at(line, Some(1)),
+                "invalid UTF-8 in schema file",
+            ));
         }
     };
-    let items = syntax::parse(src)
-        .map_err(|e| Error::at(&at(e.line, Some(e.col)), e.message))?;
+    let items = syntax::parse(src).map_err(|e| Error::at(&at(e.line, Some(e.col)), e.message))?;
 
     let mut pending: Option<(Doc, SourceInfo)> = None;
     for item in items {
@@ -204,7 +210,11 @@ fn parse_source(
                     let bytes = std::fs::read(&target).map_err(|e| {
                         Error::at(
                             &info,
-                            format!("can't read include file '{}': {}", target.display(), strerror(&e)),
+                            format!(
+                                "can't read include file '{}': {}",
+                                target.display(),
+                                strerror(&e)
+                            ),
                         )
                     })?;
                     parse_source(&target, &bytes, Some(Arc::new(info)), included, state)?;
@@ -227,7 +237,12 @@ fn parse_source(
                         Some((doc, info)) => (Some(doc), Some(info)),
                         None => (None, None),
                     };
-                    state.exprs.push(Expr { members, info, doc, doc_info });
+                    state.exprs.push(Expr {
+                        members,
+                        info,
+                        doc,
+                        doc_info,
+                    });
                 }
                 pending = None;
             }
@@ -252,7 +267,10 @@ fn reject_expr_doc(pending: &Option<(Doc, SourceInfo)>) -> Result<(), Error> {
 fn pragma(pragma: &mut Pragma, name: &str, value: &Value, info: &SourceInfo) -> Result<(), Error> {
     let list = |value: &Value| -> Result<Vec<String>, Error> {
         let strings = match value {
-            Value::List(items) => items.iter().map(|n| n.value.as_str().map(str::to_owned)).collect(),
+            Value::List(items) => items
+                .iter()
+                .map(|n| n.value.as_str().map(str::to_owned))
+                .collect(),
             _ => None,
         };
         strings.ok_or_else(|| Error::at(info, format!("pragma {name} must be a list of strings")))

@@ -27,7 +27,9 @@ pub struct SyntaxError {
 pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
     check_depth(src)?;
     let mut pairs = Grammar::parse(Rule::schema, src).map_err(|e| explain(src, e))?;
-    let schema = pairs.next().expect("the schema rule matched, so it has a pair");
+    let schema = pairs
+        .next()
+        .expect("the schema rule matched, so it has a pair");
     let mut items = Vec::new();
     for pair in schema.into_inner() {
         match pair.as_rule() {
@@ -51,7 +53,11 @@ fn column(src: &str, offset: usize) -> u32 {
     let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
     let mut col = 1u32;
     for ch in src[line_start..offset].chars() {
-        col = if ch == '\t' { (col + 7) % 8 + 1 } else { col + 1 };
+        col = if ch == '\t' {
+            (col + 7) % 8 + 1
+        } else {
+            col + 1
+        };
     }
     col
 }
@@ -71,7 +77,11 @@ fn node(pair: Pair<'_, Rule>) -> Result<Node, SyntaxError> {
                 };
                 if members.iter().any(|m| m.0 == key_text) {
                     let (line, col) = position(&value_pair);
-                    return Err(SyntaxError { line, col, message: format!("duplicate key '{key_text}'") });
+                    return Err(SyntaxError {
+                        line,
+                        col,
+                        message: format!("duplicate key '{key_text}'"),
+                    });
                 }
                 let value = node(value_pair)?;
                 members.push((key_text, key.line, key.col, value));
@@ -144,7 +154,10 @@ fn check_depth(src: &str) -> Result<(), SyntaxError> {
 }
 
 fn memchr_newline(bytes: &[u8], from: usize) -> usize {
-    bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |p| from + p)
+    bytes[from..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |p| from + p)
 }
 
 /// Turns pest's "expected one of these rules here" into the message QEMU's
@@ -170,7 +183,11 @@ fn explain(src: &str, error: pest::error::Error<Rule>) -> SyntaxError {
             },
             Some(_) => "funny character in string".to_owned(),
         };
-        return SyntaxError { line, col: column(src, start), message };
+        return SyntaxError {
+            line,
+            col: column(src, start),
+            message,
+        };
     }
     let col = column(src, pos);
     let rest = &src[pos..];
@@ -182,7 +199,11 @@ fn explain(src: &str, error: pest::error::Error<Rule>) -> SyntaxError {
                 .take_while(|c| !("[]{}:,'\"".contains(*c) || c.is_whitespace()))
                 .collect();
             let word = if word.is_empty() { c.to_string() } else { word };
-            return SyntaxError { line, col, message: format!("stray '{word}'") };
+            return SyntaxError {
+                line,
+                col,
+                message: format!("stray '{word}'"),
+            };
         }
     }
     let has = |r: Rule| positives.contains(&r);
@@ -203,7 +224,11 @@ fn explain(src: &str, error: pest::error::Error<Rule>) -> SyntaxError {
     } else {
         "expected '{', '[', string, or boolean"
     };
-    SyntaxError { line, col, message: message.to_owned() }
+    SyntaxError {
+        line,
+        col,
+        message: message.to_owned(),
+    }
 }
 
 /// If `pos` is inside a string on its line, the offset of that string's opening quote.
@@ -238,7 +263,12 @@ mod tests {
     fn values() {
         let items = parse("# c\n{ 'a': 'x\\\\y', 'b': [ true, false, {} ] }\n").unwrap();
         assert_eq!(items.len(), 1);
-        let Item::Value(Node { value: Value::Dict(members), line: 2, col: 1 }) = &items[0] else {
+        let Item::Value(Node {
+            value: Value::Dict(members),
+            line: 2,
+            col: 1,
+        }) = &items[0]
+        else {
             panic!("{items:?}")
         };
         assert_eq!(members[0].0, "a");
@@ -250,7 +280,10 @@ mod tests {
     fn doc_blocks() {
         let items = parse("##\n# @Foo:\n#\n# text\n##\n{ 'struct': 'Foo' }\n").unwrap();
         let Item::Doc(doc) = &items[0] else { panic!() };
-        assert_eq!(doc.lines.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(), ["##", "# @Foo:", "#", "# text", "##"]);
+        assert_eq!(
+            doc.lines.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
+            ["##", "# @Foo:", "#", "# text", "##"]
+        );
     }
 
     #[test]
@@ -260,8 +293,14 @@ mod tests {
         assert_eq!(err("{ 'a': 'b', }"), "1:13: expected string");
         assert_eq!(err("{ : }"), "1:3: expected string or '}'");
         assert_eq!(err("{ 'a': [ 'b' 'c' ] }"), "1:14: expected ',' or ']'");
-        assert_eq!(err("{ 'a': [ : ] }"), "1:10: expected '{', '[', ']', string, or boolean");
-        assert_eq!(err("{ 'a': : }"), "1:8: expected '{', '[', string, or boolean");
+        assert_eq!(
+            err("{ 'a': [ : ] }"),
+            "1:10: expected '{', '[', ']', string, or boolean"
+        );
+        assert_eq!(
+            err("{ 'a': : }"),
+            "1:8: expected '{', '[', string, or boolean"
+        );
         assert_eq!(err("{ 'a': 1 }"), "1:8: stray '1'");
         assert_eq!(err("{ 'a': \"b\" }"), "1:8: stray '\"'");
         assert_eq!(err("{ 'a': 'b\n"), "1:8: missing terminating \"'\"");
@@ -269,20 +308,37 @@ mod tests {
         assert_eq!(err("{ 'a': 'b\u{1}' }"), "1:8: funny character in string");
         assert_eq!(err("{ 'a': 'é' }"), "1:8: funny character in string");
         assert_eq!(err("\t{ 'a' }"), "1:7: expected ':'");
-        assert_eq!(err("##\n# @x:\n{}"), "3:1: documentation comment must end with '##'");
+        assert_eq!(
+            err("##\n# @x:\n{}"),
+            "3:1: documentation comment must end with '##'"
+        );
     }
 
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         let src = "[".repeat(10_000);
-        assert_eq!(err(&src), format!("1:{}: nesting deeper than 128 levels", MAX_DEPTH + 1));
+        assert_eq!(
+            err(&src),
+            format!("1:{}: nesting deeper than 128 levels", MAX_DEPTH + 1)
+        );
         let ok = format!("{{ 'a': {}{} }}", "[".repeat(100), "]".repeat(100));
         assert!(parse(&ok).is_ok());
     }
 
     #[test]
     fn junk_never_panics() {
-        for src in ["\u{0}\u{ff}", "'", "{", "}", "##", "## x", "{'a':", "\\", "tru", "'\\"] {
+        for src in [
+            "\u{0}\u{ff}",
+            "'",
+            "{",
+            "}",
+            "##",
+            "## x",
+            "{'a':",
+            "\\",
+            "tru",
+            "'\\",
+        ] {
             let _ = parse(src);
         }
     }

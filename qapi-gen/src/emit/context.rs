@@ -1,0 +1,307 @@
+//! What every Rust emitter needs besides the item it emits: the schema, the paths the
+//! generated code refers to, `cfg` predicates, and how to spell a type.
+
+use std::collections::{HashMap, HashSet};
+
+use proc_macro2::TokenStream;
+use quote::{quote, ToTokens};
+
+use super::cond::CfgMap;
+use super::names;
+use super::Options;
+use crate::model::{Arguments, Builtin, Cond, Entity, Feature, Schema, TypeRef};
+
+/// Standard types the generated code names; a schema may define a type of the same
+/// name (QEMU's QMP schema has a `String`), and then they are spelt out in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Std {
+    String,
+    Vec,
+    Option,
+    Result,
+    Box,
+}
+
+impl Std {
+    fn short(self) -> &'static str {
+        match self {
+            Std::String => "String",
+            Std::Vec => "Vec",
+            Std::Option => "Option",
+            Std::Result => "Result",
+            Std::Box => "Box",
+        }
+    }
+
+    fn full(self) -> TokenStream {
+        match self {
+            Std::String => quote! { ::std::string::String },
+            Std::Vec => quote! { ::std::vec::Vec },
+            Std::Option => quote! { ::std::option::Option },
+            Std::Result => quote! { ::std::result::Result },
+            Std::Box => quote! { ::std::boxed::Box },
+        }
+    }
+}
+
+pub struct Context<'a> {
+    pub schema: &'a Schema,
+    runtime: syn::Path,
+    types: syn::Path,
+    cfg: CfgMap,
+    /// Rust names of every type the backends generate, to spot clashes with [`Std`].
+    generated: HashSet<String>,
+    /// For each type, the types it holds by value (not through an array), directly
+    /// or transitively: a type that holds itself needs a `Box` somewhere.
+    holds: HashMap<String, HashSet<String>>,
+}
+
+fn path(what: &str, text: &str) -> syn::Path {
+    match syn::parse_str(text) {
+        Ok(path) => path,
+        Err(e) => panic!("Options::{what}: `{text}` is not a Rust path: {e}"),
+    }
+}
+
+impl<'a> Context<'a> {
+    /// # Panics
+    /// When `options` holds a path or predicate that is not Rust syntax.
+    pub fn new(schema: &'a Schema, options: &Options) -> Self {
+        let mut generated: HashSet<String> = HashSet::new();
+        for entity in &schema.entities {
+            let name = names::type_name(entity.name());
+            match entity {
+                Entity::Command(c) if matches!(c.data, Some(Arguments::Inline(_))) => {
+                    generated.insert(format!("{name}Arguments"));
+                }
+                Entity::Event(e) if matches!(e.data, Some(Arguments::Inline(_))) => {
+                    generated.insert(format!("{name}Data"));
+                }
+                Entity::Union(_) => {
+                    generated.insert(format!("{name}Branch"));
+                }
+                _ => {}
+            }
+            generated.insert(name);
+        }
+        Context {
+            schema,
+            runtime: path("runtime", &options.runtime),
+            types: path("types", &options.types),
+            cfg: CfgMap::new(&options.cfg_map),
+            generated,
+            holds: holds(schema),
+        }
+    }
+
+    /// `ty` in a `Box` when [`Context::boxed`] says so.
+    pub fn maybe_boxed(&self, owner: &str, ty: &TypeRef, tokens: TokenStream) -> TokenStream {
+        if self.boxed(owner, ty) {
+            let boxed = self.std(Std::Box);
+            quote! { #boxed<#tokens> }
+        } else {
+            tokens
+        }
+    }
+
+    /// Whether a member of type `ty` in type `owner` is boxed: when `ty` holds
+    /// `owner` by value, the Rust types would otherwise contain themselves.
+    pub fn boxed(&self, owner: &str, ty: &TypeRef) -> bool {
+        match ty {
+            TypeRef::Named(name) => {
+                name == owner
+                    || self
+                        .holds
+                        .get(name)
+                        .is_some_and(|held| held.contains(owner))
+            }
+            _ => false,
+        }
+    }
+
+    /// The support crate of the generated types (`crate`).
+    pub fn runtime(&self) -> TokenStream {
+        self.runtime.to_token_stream()
+    }
+
+    /// The same as text, for serde's `with = "..."`.
+    pub fn runtime_text(&self) -> String {
+        self.runtime.to_token_stream().to_string().replace(' ', "")
+    }
+
+    /// The crate of the generated types, as the dispatch code reaches it (`qga_types`).
+    pub fn types(&self) -> TokenStream {
+        self.types.to_token_stream()
+    }
+
+    /// A standard type, in full when the schema has a type of the same name.
+    pub fn std(&self, ty: Std) -> TokenStream {
+        if self.generated.contains(ty.short()) {
+            ty.full()
+        } else {
+            let ident = proc_macro2::Ident::new(ty.short(), proc_macro2::Span::call_site());
+            quote! { #ident }
+        }
+    }
+
+    /// Whether the generated file imports serde's `Serialize` and `Deserialize`
+    /// (unless the schema has types of those names).
+    fn serde_imported(&self) -> bool {
+        !self.generated.contains("Serialize") && !self.generated.contains("Deserialize")
+    }
+
+    /// `use serde::{Deserialize, Serialize};` for a module whose items that use
+    /// them have conditions `conds` (`None` for an unconditional item): under the
+    /// condition that keeps at least one of them, so that it is never unused.
+    pub fn serde_use<'c>(&self, conds: impl IntoIterator<Item = Option<&'c Cond>>) -> TokenStream {
+        if !self.serde_imported() {
+            return TokenStream::new();
+        }
+        let mut predicates: Vec<String> = Vec::new();
+        for cond in conds {
+            match cond {
+                None => return quote! { use serde::{Deserialize, Serialize}; },
+                Some(cond) => predicates.push(self.cfg.predicate(cond).to_string()),
+            }
+        }
+        predicates.dedup();
+        let predicates: Vec<TokenStream> = predicates
+            .iter()
+            .map(|p| p.parse().expect("printed tokens parse"))
+            .collect();
+        match predicates.as_slice() {
+            [] => TokenStream::new(),
+            [one] => quote! { #[cfg(#one)] use serde::{Deserialize, Serialize}; },
+            many => quote! { #[cfg(any(#(#many),*))] use serde::{Deserialize, Serialize}; },
+        }
+    }
+
+    /// The `Serialize` trait and derive.
+    pub fn serialize(&self) -> TokenStream {
+        if self.serde_imported() {
+            quote! { Serialize }
+        } else {
+            quote! { ::serde::Serialize }
+        }
+    }
+
+    /// The `Deserialize` trait and derive.
+    pub fn deserialize(&self) -> TokenStream {
+        if self.serde_imported() {
+            quote! { Deserialize }
+        } else {
+            quote! { ::serde::Deserialize }
+        }
+    }
+
+    /// `Option::is_none` as text, for serde's `skip_serializing_if`.
+    pub fn is_none_text(&self) -> String {
+        format!(
+            "{}::is_none",
+            self.std(Std::Option).to_string().replace(' ', "")
+        )
+    }
+
+    /// `#[cfg(...)]` for an optional condition.
+    pub fn cfg(&self, cond: Option<&Cond>) -> TokenStream {
+        match cond {
+            Some(cond) => {
+                let predicate = self.cfg.predicate(cond);
+                quote! { #[cfg(#predicate)] }
+            }
+            None => TokenStream::new(),
+        }
+    }
+
+    /// `#[deprecated]` when the features include `deprecated`, as a `cfg_attr` when
+    /// the feature is conditional.
+    pub fn deprecated(&self, features: &[Feature]) -> TokenStream {
+        match features.iter().find(|f| f.name == "deprecated") {
+            None => TokenStream::new(),
+            Some(Feature { cond: None, .. }) => quote! { #[deprecated] },
+            Some(Feature {
+                cond: Some(cond), ..
+            }) => {
+                let predicate = self.cfg.predicate(cond);
+                quote! { #[cfg_attr(#predicate, deprecated)] }
+            }
+        }
+    }
+
+    /// The Rust type of a reference; named types are reached through `prefix`
+    /// (nothing at the top of the types file, `super::` from its modules,
+    /// `qga_types::` from the dispatch file).
+    pub fn rust_type(&self, ty: &TypeRef, prefix: &TokenStream) -> TokenStream {
+        match ty {
+            TypeRef::Builtin(b) => match b {
+                Builtin::Str => self.std(Std::String),
+                Builtin::Number => quote! { f64 },
+                Builtin::Int | Builtin::Int64 => quote! { i64 },
+                Builtin::Int8 => quote! { i8 },
+                Builtin::Int16 => quote! { i16 },
+                Builtin::Int32 => quote! { i32 },
+                Builtin::Uint8 => quote! { u8 },
+                Builtin::Uint16 => quote! { u16 },
+                Builtin::Uint32 => quote! { u32 },
+                Builtin::Uint64 | Builtin::Size => quote! { u64 },
+                Builtin::Bool => quote! { bool },
+                Builtin::Null => quote! { () },
+                Builtin::Any => quote! { ::serde_json::Value },
+                Builtin::QType => quote! { #prefix QType },
+            },
+            TypeRef::Named(name) => {
+                let ident = names::ident(&names::type_name(name));
+                quote! { #prefix #ident }
+            }
+            TypeRef::Array(element) => {
+                let vec = self.std(Std::Vec);
+                let element = self.rust_type(element, prefix);
+                quote! { #vec<#element> }
+            }
+        }
+    }
+}
+
+/// What each type holds by value, transitively (see [`Context::boxed`]).
+fn holds(schema: &Schema) -> HashMap<String, HashSet<String>> {
+    let named = |ty: &TypeRef| match ty {
+        TypeRef::Named(name) => Some(name.clone()),
+        _ => None,
+    };
+    let direct: HashMap<&str, Vec<String>> = schema
+        .entities
+        .iter()
+        .map(|entity| {
+            let held: Vec<String> = match entity {
+                Entity::Struct(s) => schema
+                    .all_members(s)
+                    .iter()
+                    .filter_map(|m| named(&m.ty))
+                    .collect(),
+                Entity::Union(u) => {
+                    let base = u.base_members.iter().filter_map(|m| named(&m.ty));
+                    base.chain(u.branches.iter().map(|b| b.ty.clone()))
+                        .collect()
+                }
+                Entity::Alternate(a) => a.branches.iter().filter_map(|m| named(&m.ty)).collect(),
+                _ => Vec::new(),
+            };
+            (entity.name(), held)
+        })
+        .collect();
+    direct
+        .keys()
+        .map(|&start| {
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut stack: Vec<&str> = vec![start];
+            while let Some(name) = stack.pop() {
+                for next in direct.get(name).into_iter().flatten() {
+                    if seen.insert(next.clone()) {
+                        stack.push(next);
+                    }
+                }
+            }
+            (start.to_owned(), seen)
+        })
+        .collect()
+}

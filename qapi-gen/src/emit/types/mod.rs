@@ -1,0 +1,130 @@
+//! The types backend: a Rust type with serde for every struct, enum, union and
+//! alternate, in schema order, then a descriptor per command (module `commands`) and
+//! per event (module `events`).
+
+mod alternates;
+mod descriptors;
+mod enums;
+mod rename;
+mod structs;
+mod unions;
+
+use std::collections::HashSet;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::context::Context;
+use crate::model::{Arguments, Builtin, Entity, Schema, TypeRef};
+
+/// The whole types file.
+pub fn types(cx: &Context<'_>) -> TokenStream {
+    let strict = argument_types(cx.schema);
+    let qtype = type_refs(cx.schema)
+        .any(uses_qtype)
+        .then(|| enums::qtype(cx));
+    let items = cx.schema.entities.iter().map(|entity| match entity {
+        Entity::Struct(s) => structs::struct_item(cx, s, strict.contains(&s.common.name)),
+        Entity::Enum(e) => enums::enum_item(cx, e),
+        Entity::Union(u) => unions::union_item(cx, u),
+        Entity::Alternate(a) => alternates::alternate_item(cx, a),
+        Entity::Command(_) | Entity::Event(_) => TokenStream::new(),
+    });
+    let commands = descriptors::commands(cx);
+    let events = descriptors::events(cx);
+    let types = cx
+        .schema
+        .entities
+        .iter()
+        .filter(|e| !matches!(e, Entity::Command(_) | Entity::Event(_)));
+    let conds = types.map(|e| e.common().cond.as_ref());
+    let serde_use = cx.serde_use(qtype.iter().map(|_| None).chain(conds));
+    quote! {
+        #serde_use
+
+        #qtype
+        #(#items)*
+        #commands
+        #events
+    }
+}
+
+/// Every type reference of the schema.
+fn type_refs(schema: &Schema) -> impl Iterator<Item = &TypeRef> {
+    schema.entities.iter().flat_map(|entity| {
+        let refs: Vec<&TypeRef> = match entity {
+            Entity::Struct(s) => s.members.iter().map(|m| &m.ty).collect(),
+            Entity::Union(u) => u.base_members.iter().map(|m| &m.ty).collect(),
+            Entity::Alternate(a) => a.branches.iter().map(|m| &m.ty).collect(),
+            Entity::Command(c) => {
+                let mut refs: Vec<&TypeRef> = match &c.data {
+                    Some(Arguments::Inline(members)) => members.iter().map(|m| &m.ty).collect(),
+                    _ => Vec::new(),
+                };
+                refs.extend(&c.returns);
+                refs
+            }
+            Entity::Event(e) => match &e.data {
+                Some(Arguments::Inline(members)) => members.iter().map(|m| &m.ty).collect(),
+                _ => Vec::new(),
+            },
+            Entity::Enum(_) => Vec::new(),
+        };
+        refs
+    })
+}
+
+fn uses_qtype(ty: &TypeRef) -> bool {
+    match ty {
+        TypeRef::Builtin(b) => *b == Builtin::QType,
+        TypeRef::Array(element) => uses_qtype(element),
+        TypeRef::Named(_) => false,
+    }
+}
+
+/// The types that command arguments are made of. Like QEMU's input visitor, their
+/// deserialisation refuses members it does not know; the types only a client reads
+/// accept members that a later agent may add.
+fn argument_types(schema: &Schema) -> HashSet<String> {
+    fn visit(schema: &Schema, ty: &TypeRef, seen: &mut HashSet<String>) {
+        match ty {
+            TypeRef::Builtin(_) => {}
+            TypeRef::Array(element) => visit(schema, element, seen),
+            TypeRef::Named(name) => {
+                if !seen.insert(name.clone()) {
+                    return;
+                }
+                match schema.lookup(name) {
+                    Some(Entity::Struct(s)) => {
+                        for m in schema.all_members(s) {
+                            visit(schema, &m.ty, seen);
+                        }
+                    }
+                    Some(Entity::Alternate(a)) => {
+                        a.branches.iter().for_each(|b| visit(schema, &b.ty, seen))
+                    }
+                    Some(Entity::Union(u)) => {
+                        u.base_members
+                            .iter()
+                            .for_each(|m| visit(schema, &m.ty, seen));
+                        for b in &u.branches {
+                            visit(schema, &TypeRef::Named(b.ty.clone()), seen);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for c in schema.commands() {
+        match &c.data {
+            Some(Arguments::Inline(members)) => {
+                members.iter().for_each(|m| visit(schema, &m.ty, &mut seen))
+            }
+            Some(Arguments::Named(name)) => visit(schema, &TypeRef::Named(name.clone()), &mut seen),
+            None => {}
+        }
+    }
+    seen
+}

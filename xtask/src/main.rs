@@ -1,0 +1,105 @@
+//! The project's tasks, run as `cargo xtask TASK`:
+//!
+//! - `regen [--check]`: rewrites the files generated from `qga-schema.json`, or with
+//!   `--check` fails naming those that are stale (CI runs it).
+//! - `vm [--agent PATH] [--keep] [--require-all]`: boots a Linux guest under QEMU with
+//!   the agent on a virtio-serial port and exercises the system-changing commands.
+
+mod regen;
+mod vm;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask TASK
+
+tasks:
+  regen [--check]   rewrite the files generated from qga-schema.json
+                    (--check: change nothing, fail if any is stale)
+  vm [--agent PATH] [--keep] [--require-all]
+                    run the agent in a QEMU guest and exercise the commands
+                    that change a system (default agent: target/release/qga-agent)";
+
+/// A task and its options.
+#[derive(Debug, PartialEq, Eq)]
+enum Task {
+    Regen { mode: regen::Mode },
+    Vm { args: Vec<String> },
+}
+
+fn parse(args: &[String]) -> Result<Task, String> {
+    let (task, rest) = args.split_first().ok_or_else(|| USAGE.to_owned())?;
+    match (task.as_str(), rest) {
+        ("regen", []) => Ok(Task::Regen {
+            mode: regen::Mode::Write,
+        }),
+        ("regen", [flag]) if flag == "--check" => Ok(Task::Regen {
+            mode: regen::Mode::Check,
+        }),
+        ("regen", _) => Err(format!("regen takes only --check\n\n{USAGE}")),
+        ("vm", rest) => Ok(Task::Vm {
+            args: rest.to_vec(),
+        }),
+        ("-h" | "--help" | "help", _) => Err(USAGE.to_owned()),
+        (other, _) => Err(format!("unknown task '{other}'\n\n{USAGE}")),
+    }
+}
+
+/// The workspace's root, where `qga-schema.json` is.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ is inside the workspace")
+        .to_owned()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match parse(&args) {
+        Ok(Task::Regen { mode }) => regen::run(&root(), mode),
+        Ok(Task::Vm { args }) => vm::run(&args),
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn tasks() {
+        assert_eq!(
+            parse(&args("regen")),
+            Ok(Task::Regen {
+                mode: regen::Mode::Write
+            })
+        );
+        assert_eq!(
+            parse(&args("regen --check")),
+            Ok(Task::Regen {
+                mode: regen::Mode::Check
+            })
+        );
+        assert!(parse(&args("regen --bogus"))
+            .unwrap_err()
+            .starts_with("regen takes only --check"));
+        assert!(parse(&args("frobnicate"))
+            .unwrap_err()
+            .starts_with("unknown task 'frobnicate'"));
+        assert!(parse(&[]).unwrap_err().starts_with("usage:"));
+    }
+}

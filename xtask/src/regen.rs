@@ -1,0 +1,121 @@
+//! `cargo xtask regen`: everything generated from `qga-schema.json`, written where
+//! it is committed. In check mode nothing is written; each stale file is named,
+//! with the command that brings it up to date.
+
+use std::path::Path;
+
+use qapi_gen::emit::{self, Options};
+
+/// The schema, relative to the workspace root.
+const SCHEMA: &str = "qga-schema.json";
+
+/// Write the files, or check that they are up to date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    Check,
+}
+
+/// Each generated file, relative to the workspace root, with its text.
+fn outputs(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
+    let schema = qapi_gen::load(&root.join(SCHEMA)).map_err(|e| e.to_string())?;
+    // qga-types holds the types and their runtime; qga-dispatch reaches the types
+    // as `qga_types`.
+    let options = Options {
+        runtime: "crate".into(),
+        types: "qga_types".into(),
+        ..Options::default()
+    };
+    Ok(vec![
+        ("qga-types/src/generated.rs", emit::types(&schema, &options)),
+        (
+            "qga-dispatch/src/generated.rs",
+            emit::dispatch(&schema, &options),
+        ),
+        ("docs/reference.md", emit::manual(&schema, &options)),
+    ])
+}
+
+/// Regenerates every output under `root`, or checks them.
+pub fn run(root: &Path, mode: Mode) -> Result<(), String> {
+    let mut stale = Vec::new();
+    for (path, text) in outputs(root)? {
+        if update(root, path, &text, mode)? {
+            stale.push(path);
+        }
+    }
+    match (mode, stale.is_empty()) {
+        (Mode::Check, false) => {
+            let list: String = stale.iter().map(|path| format!("  {path}\n")).collect();
+            Err(format!(
+                "stale generated files:\n{list}run `cargo xtask regen` and commit the result"
+            ))
+        }
+        (Mode::Write, false) => {
+            stale.iter().for_each(|path| eprintln!("updated {path}"));
+            Ok(())
+        }
+        (_, true) => Ok(()),
+    }
+}
+
+/// Makes `path` (under `root`) hold `text`, or in check mode only tells: returns
+/// whether the file differed.
+fn update(root: &Path, path: &str, text: &str, mode: Mode) -> Result<bool, String> {
+    let full = root.join(path);
+    let current = match std::fs::read_to_string(&full) {
+        Ok(current) => Some(current),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("{path}: {e}")),
+    };
+    if current.as_deref() == Some(text) {
+        return Ok(false);
+    }
+    if mode == Mode::Write {
+        if let Some(dir) = full.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(&full, text).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_then_checks_clean_then_finds_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        std::fs::write(dir.join(SCHEMA), "{ 'command': 'ping' }\n").unwrap();
+        let stale = run(dir, Mode::Check).unwrap_err();
+        assert!(stale.contains("  qga-types/src/generated.rs\n"), "{stale}");
+        assert!(
+            stale.ends_with("run `cargo xtask regen` and commit the result"),
+            "{stale}"
+        );
+        run(dir, Mode::Write).unwrap();
+        assert!(
+            std::fs::read_to_string(dir.join("qga-dispatch/src/generated.rs"))
+                .unwrap()
+                .contains("fn ping")
+        );
+        run(dir, Mode::Check).unwrap();
+        std::fs::write(dir.join("docs/reference.md"), "edited by hand").unwrap();
+        let stale = run(dir, Mode::Check).unwrap_err();
+        assert_eq!(stale, "stale generated files:\n  docs/reference.md\nrun `cargo xtask regen` and commit the result");
+    }
+
+    #[test]
+    fn schema_errors_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(SCHEMA),
+            "{ 'command': 'ping', 'bogus': 1 }\n",
+        )
+        .unwrap();
+        let error = run(dir.path(), Mode::Write).unwrap_err();
+        assert!(error.contains("qga-schema.json:1"), "{error}");
+    }
+}

@@ -1,0 +1,178 @@
+//! One QEMU guest: its scratch disk, the process, the agent's chardev socket and a QMP
+//! socket.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::fetch::Guest;
+use super::run_cmd;
+
+/// Size of the scratch disk (sparse).
+const DISK_BYTES: u64 = 64 << 20;
+
+/// A fresh raw ext4 image for one VM (two VMs cannot share one: QEMU locks it).
+pub fn make_disk(work: &Path) -> Result<PathBuf, String> {
+    let disk = work.join("scratch.img");
+    let file = fs::File::create(&disk).map_err(|e| format!("{}: {e}", disk.display()))?;
+    file.set_len(DISK_BYTES)
+        .map_err(|e| format!("{}: {e}", disk.display()))?; // truncate -s
+    drop(file);
+    let mkfs = if super::have_program("mkfs.ext4") {
+        "mkfs.ext4"
+    } else if Path::new("/sbin/mkfs.ext4").is_file() {
+        "/sbin/mkfs.ext4"
+    } else {
+        return Err(format!(
+            "{}: mkfs.ext4 not found (install e2fsprogs)",
+            super::UNAVAILABLE
+        ));
+    };
+    run_cmd(
+        mkfs,
+        &["-F", "-q", "-L", "scratch", &disk.to_string_lossy()],
+        None,
+    )?;
+    Ok(disk)
+}
+
+pub struct Vm {
+    child: Child,
+    exit: Option<ExitStatus>,
+    /// The agent's virtio-serial port, as a unix socket QEMU listens on.
+    pub agent_socket: PathBuf,
+    /// QEMU's QMP monitor.
+    pub qmp_socket: PathBuf,
+    console: PathBuf,
+    pub started: Instant,
+}
+
+impl Vm {
+    /// Starts QEMU; it does not wait for the guest.
+    pub fn boot(guest: &Guest, work: &Path, initrd: &Path, disk: &Path) -> Result<Vm, String> {
+        let agent_socket = work.join("qga.sock");
+        let qmp_socket = work.join("qmp.sock");
+        let console = work.join("console.log");
+        let log = work.join("qemu.log");
+        // setpriv --pdeathsig: QEMU dies with us even if we are killed outright.
+        let mut cmd = if super::have_program("setpriv") {
+            let mut c = Command::new("setpriv");
+            c.args(["--pdeathsig", "KILL", "--"]).arg(&guest.qemu);
+            c
+        } else {
+            Command::new(&guest.qemu)
+        };
+        cmd.env("LD_LIBRARY_PATH", &guest.lib_path);
+        for dir in &guest.firmware {
+            cmd.arg("-L").arg(dir);
+        }
+        cmd.args(["-accel", "tcg", "-smp", "2", "-m", "512"])
+            .args(["-display", "none", "-monitor", "none", "-no-user-config"])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .arg("-kernel")
+            .arg(&guest.kernel)
+            .arg("-initrd")
+            .arg(initrd)
+            // panic=-1: a dead /init reboots, which -no-reboot turns into an exit.
+            .args(["-append", "console=ttyS0 quiet panic=-1"])
+            .args(["-no-reboot", "-nic", "none"])
+            .arg("-chardev")
+            .arg(format!(
+                "socket,path={},server=on,wait=off,id=qga0",
+                agent_socket.display()
+            ))
+            .args(["-device", "virtio-serial"])
+            .args([
+                "-device",
+                "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+            ])
+            .arg("-drive")
+            .arg(format!(
+                "file={},if=virtio,format=raw,discard=unmap",
+                disk.display()
+            ))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp_socket.display()));
+        let log_file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", guest.qemu.display()))?;
+        Ok(Vm {
+            child,
+            exit: None,
+            agent_socket,
+            qmp_socket,
+            console,
+            started,
+        })
+    }
+
+    /// The exit status if QEMU has exited (a non-blocking wait: a zombie would still
+    /// answer `kill -0`).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        if self.exit.is_none() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exit = Some(status);
+            }
+        }
+        self.exit
+    }
+
+    /// Waits up to `timeout` for QEMU to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills QEMU (by its PID) if it still runs, and reaps it.
+    pub fn stop(&mut self) {
+        if self.exited().is_none() {
+            let _ = self.child.kill();
+            if let Ok(status) = self.child.wait() {
+                self.exit = Some(status);
+            }
+        }
+    }
+
+    /// How many times the guest's /init has seen the agent exit (it restarts it).
+    pub fn agent_exits(&self) -> usize {
+        let console = fs::read(&self.console).unwrap_or_default();
+        String::from_utf8_lossy(&console)
+            .matches("qga-vm: agent exited")
+            .count()
+    }
+
+    /// The end of the guest's serial console and of QEMU's own output.
+    pub fn console_tail(&self, lines: usize) -> String {
+        let console = fs::read(&self.console).unwrap_or_default();
+        let qemu = fs::read(self.console.with_file_name("qemu.log")).unwrap_or_default();
+        let mut text = super::tail(&String::from_utf8_lossy(&console), lines);
+        let qemu = String::from_utf8_lossy(&qemu);
+        if !qemu.trim().is_empty() {
+            text.push_str("\n-- qemu --\n");
+            text.push_str(&super::tail(&qemu, 10));
+        }
+        text
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

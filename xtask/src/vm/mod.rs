@@ -1,0 +1,266 @@
+//! `cargo xtask vm [--agent PATH] [--keep] [--require-all]`: the agent inside a real
+//! Linux guest.
+//!
+//! QEMU, its firmware, a Debian kernel and busybox are fetched as Debian packages
+//! (`apt-get download`, never installed) and unpacked into `target/vm-cache`. Each run
+//! packs an initramfs around the agent under test, boots it under `qemu-system-x86_64`
+//! (software emulation), and drives the agent from the host through the virtio-serial
+//! chardev socket: one line per command exercised. The scenarios are a table in
+//! [`scenarios`]; the guest's `/init` and other files are templates in `tests/vm/`.
+//!
+//! Layout: [`fetch`] (packages → `target/vm-cache/{debs,root}`, vmlinux, modules),
+//! [`initramfs`] (the guest's root), [`machine`] (QEMU, scratch disk), [`agent`] (the
+//! JSON client for the agent and QMP), [`scenarios`] (what is exercised).
+//!
+//! An environment that cannot obtain QEMU (no `apt-get`, no package registry) yields an
+//! error starting with [`UNAVAILABLE`], so a caller (the `qga-tests` VM test) can tell
+//! "cannot run here" from "ran and failed".
+
+mod agent;
+mod fetch;
+mod initramfs;
+mod machine;
+mod scenarios;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Prefix of the error returned when this machine cannot run the suite at all.
+pub const UNAVAILABLE: &str = "vm environment unavailable";
+
+const USAGE: &str = "usage: cargo xtask vm [--agent PATH] [--keep] [--require-all]
+
+  --agent PATH    the agent binary to put in the guest (default: build and use
+                  target/release/qga-agent); e.g. /usr/sbin/qemu-ga for a comparison run
+  --keep          keep the run's temporary folder (console log, initramfs, disk image)
+  --require-all   a scenario the agent does not advertise in guest-info is a failure,
+                  not a skip
+
+  QGA_VM_TRACE=1 prints every request to the agent and every response on stderr.";
+
+struct Options {
+    agent: Option<PathBuf>,
+    keep: bool,
+    require_all: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options, String> {
+        let mut opts = Options {
+            agent: None,
+            keep: false,
+            require_all: false,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--agent" => {
+                    let path = it
+                        .next()
+                        .ok_or_else(|| format!("--agent needs a path\n{USAGE}"))?;
+                    opts.agent = Some(PathBuf::from(path));
+                }
+                s if s.starts_with("--agent=") => {
+                    opts.agent = Some(PathBuf::from(&s["--agent=".len()..]));
+                }
+                "--keep" => opts.keep = true,
+                "--require-all" => opts.require_all = true,
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    return Err(String::new());
+                }
+                other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// Runs the VM suite. `args` are the arguments after `vm`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let opts = match Options::parse(args) {
+        Err(e) if e.is_empty() => return Ok(()), // --help
+        other => other?,
+    };
+    let started = Instant::now();
+    let root = workspace_root()?;
+    let target = target_dir(&root);
+
+    let guest = fetch::prepare(&target.join("vm-cache"))?;
+    let agent = match &opts.agent {
+        Some(path) => {
+            std::fs::canonicalize(path).map_err(|e| format!("agent '{}': {e}", path.display()))?
+        }
+        None => build_agent(&root, &target)?,
+    };
+    let work = WorkDir::create(opts.keep)?;
+    let initrd = initramfs::build(&guest, &agent, work.path())?;
+    let prepared = started.elapsed();
+    println!(
+        "vm: agent {}, kernel {}, prepared in {}",
+        agent.display(),
+        guest.release,
+        secs(prepared)
+    );
+
+    let disk = machine::make_disk(work.path())?;
+    let mut vm = machine::Vm::boot(&guest, work.path(), &initrd, &disk)?;
+    let result = scenarios::run_suite(&mut vm, opts.require_all);
+    vm.stop();
+    let total = started.elapsed();
+
+    let outcome = match result {
+        Ok(summary) => {
+            println!(
+                "vm: {} ok, {} failed, {} skipped; first answer {} after QEMU start; suite {}; total {}",
+                summary.ok,
+                summary.failed,
+                summary.skipped,
+                secs(summary.first_answer),
+                secs(summary.suite),
+                secs(total)
+            );
+            if summary.failed == 0 {
+                Ok(())
+            } else {
+                Err(format!("vm: {} scenario(s) failed", summary.failed))
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if outcome.is_err() {
+        eprintln!("vm: guest console (last lines):\n{}", vm.console_tail(40));
+    }
+    if opts.keep {
+        println!("vm: kept {}", work.path().display());
+    }
+    drop(work);
+    outcome
+}
+
+/// Seconds with two decimals, e.g. `2.31 s`.
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// The workspace root: the nearest folder upwards from the current one whose
+/// `Cargo.toml` declares `[workspace]`, else the parent of this crate's folder.
+fn workspace_root() -> Result<PathBuf, String> {
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            if let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) {
+                if text.lines().any(|l| l.trim() == "[workspace]") {
+                    return Ok(dir.to_path_buf());
+                }
+            }
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "cannot find the workspace root".to_string())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+/// Builds the release agent and returns its path.
+fn build_agent(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "-p", "qga-agent"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "cargo build --release -p qga-agent failed ({status})"
+        ));
+    }
+    let agent = target.join("release").join("qga-agent");
+    if !agent.is_file() {
+        return Err(format!("{} was not built", agent.display()));
+    }
+    Ok(agent)
+}
+
+/// A per-run temporary folder, removed on drop unless kept.
+struct WorkDir {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl WorkDir {
+    fn create(keep: bool) -> Result<WorkDir, String> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = std::env::temp_dir().join(format!("qga-vm-{}-{nanos:08x}", std::process::id()));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        Ok(WorkDir { path, keep })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Runs a command to completion, capturing its output; an error names the command and
+/// quotes the end of its stderr.
+fn run_cmd<S: AsRef<OsStr>>(
+    program: &str,
+    args: &[S],
+    cwd: Option<&Path>,
+) -> Result<std::process::Output, String> {
+    let mut cmd = Command::new(program);
+    cmd.args(args).stdin(Stdio::null());
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{program} {} failed ({}): {}",
+            args.iter()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            out.status,
+            tail(&String::from_utf8_lossy(&out.stderr), 6)
+        ))
+    }
+}
+
+/// The last `n` lines of `text`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Whether a program can be found through PATH.
+fn have_program(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+        .unwrap_or(false)
+}

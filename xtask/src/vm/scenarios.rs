@@ -1,0 +1,1021 @@
+//! What the suite does inside the guest: a table of scenarios, run in order, one output
+//! line per command exercised (`ok   NAME: detail`, `FAIL NAME: reason`,
+//! `skip NAME: reason`).
+//!
+//! To add a scenario, add a row to [`SCENARIOS`]: either a single call with a check of
+//! its `return` value (`call(...)`, [`Kind::Call`]), or a function driving several
+//! calls with the helpers of [`Ctx`] (`custom(...)`, [`Kind::Custom`]). A scenario whose `requires` names a
+//! command the agent does not list as enabled in guest-info is skipped (a failure under
+//! `--require-all`). Rows that end or restart the guest come last.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use super::agent::{base64_decode, base64_encode, Agent, AgentError, Qmp};
+use super::machine::Vm;
+use super::secs;
+
+/// How long one command may take (software emulation is slow).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the guest may take to boot to a running agent.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the filesystems stay frozen while a writer waits.
+const FREEZE_HOLD: Duration = Duration::from_secs(2);
+
+pub struct Scenario {
+    /// The name printed on the scenario's (last) line, usually the command.
+    pub name: &'static str,
+    /// Commands the agent must list as enabled for the scenario to run (besides the
+    /// command of a [`Kind::Call`]).
+    pub requires: &'static [&'static str],
+    pub kind: Kind,
+}
+
+pub enum Kind {
+    /// One call; `args` is JSON text ("" for none); `check` turns the `return` value
+    /// into the detail printed, or a failure.
+    Call {
+        execute: &'static str,
+        args: &'static str,
+        check: fn(&Ctx<'_>, &Value) -> Outcome,
+    },
+    /// Several steps; may print intermediate lines with [`Ctx::report`].
+    Custom(fn(&mut Ctx<'_>) -> Outcome),
+}
+
+/// The detail for an `ok` line, or the reason for a `FAIL` line.
+pub type Outcome = Result<String, String>;
+
+/// The suite, in order. All of it runs inside the guest only.
+pub const SCENARIOS: &[Scenario] = &[
+    call("guest-ping", "", check_empty),
+    call("guest-info", "", check_info),
+    call("guest-get-osinfo", "", check_osinfo),
+    call("guest-get-host-name", "", check_host_name),
+    call("guest-get-vcpus", "", check_vcpus),
+    call("guest-get-fsinfo", "", check_fsinfo),
+    call("guest-fsfreeze-status", "", check_thawed),
+    custom(
+        "writer blocked while frozen",
+        &[
+            "guest-fsfreeze-freeze",
+            "guest-fsfreeze-thaw",
+            "guest-fsfreeze-status",
+            "guest-exec",
+            "guest-exec-status",
+        ],
+        freeze_with_writer,
+    ),
+    custom(
+        "guest-fsfreeze-freeze-list",
+        &[
+            "guest-fsfreeze-freeze-list",
+            "guest-fsfreeze-thaw",
+            "guest-fsfreeze-status",
+        ],
+        freeze_list,
+    ),
+    call("guest-fstrim", "", check_fstrim),
+    custom(
+        "guest-set-time",
+        &["guest-set-time", "guest-get-time"],
+        set_and_get_time,
+    ),
+    custom(
+        "guest-set-user-password",
+        &[
+            "guest-set-user-password",
+            "guest-file-open",
+            "guest-file-read",
+            "guest-file-close",
+        ],
+        set_user_password,
+    ),
+    custom(
+        "guest-set-vcpus",
+        &["guest-set-vcpus", "guest-get-vcpus"],
+        set_vcpus,
+    ),
+    call("guest-get-memory-block-info", "", check_block_info),
+    custom(
+        "guest-set-memory-blocks",
+        &["guest-get-memory-blocks", "guest-set-memory-blocks"],
+        memory_blocks,
+    ),
+    custom("guest-suspend-ram", &["guest-suspend-ram"], suspend_ram),
+    custom(
+        "guest-shutdown reboot",
+        &[
+            "guest-shutdown",
+            "guest-file-open",
+            "guest-file-read",
+            "guest-file-close",
+        ],
+        reboot,
+    ),
+    custom("guest-shutdown", &["guest-shutdown"], shutdown),
+];
+
+/// A row calling `execute` (which it requires) with `args` (JSON text, "" for none).
+const fn call(
+    execute: &'static str,
+    args: &'static str,
+    check: fn(&Ctx<'_>, &Value) -> Outcome,
+) -> Scenario {
+    Scenario {
+        name: execute,
+        requires: &[],
+        kind: Kind::Call {
+            execute,
+            args,
+            check,
+        },
+    }
+}
+
+/// A row running `run`, which needs the commands in `requires`.
+const fn custom(
+    name: &'static str,
+    requires: &'static [&'static str],
+    run: fn(&mut Ctx<'_>) -> Outcome,
+) -> Scenario {
+    Scenario {
+        name,
+        requires,
+        kind: Kind::Custom(run),
+    }
+}
+
+pub struct Summary {
+    pub ok: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// From QEMU's start to the agent's first answer.
+    pub first_answer: Duration,
+    /// From the first answer to the end of the last scenario.
+    pub suite: Duration,
+}
+
+/// What a scenario works with.
+pub struct Ctx<'a> {
+    pub vm: &'a mut Vm,
+    pub agent: Agent,
+    qmp: Option<Qmp>,
+    /// The commands the agent lists as enabled (None if guest-info failed).
+    pub enabled: Option<Vec<String>>,
+    ok: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+/// Boots into the agent, runs every scenario, and counts.
+pub fn run_suite(vm: &mut Vm, require_all: bool) -> Result<Summary, String> {
+    let agent = connect(vm)?;
+    let mut ctx = Ctx {
+        vm,
+        agent,
+        qmp: None,
+        enabled: None,
+        ok: 0,
+        failed: 0,
+        skipped: 0,
+    };
+    ctx.wait_for_agent(BOOT_TIMEOUT)
+        .map_err(|e| format!("the agent never answered: {e}"))?;
+    let first_answer = ctx.vm.started.elapsed();
+    println!("vm: agent answered {} after QEMU start", secs(first_answer));
+    let suite_start = Instant::now();
+    ctx.enabled = match ctx.call("guest-info", None) {
+        Ok(info) => Some(enabled_commands(&info)),
+        Err(_) => None,
+    };
+
+    for (i, scenario) in SCENARIOS.iter().enumerate() {
+        if let Some(enabled) = &ctx.enabled {
+            let called = match &scenario.kind {
+                Kind::Call { execute, .. } => Some(*execute),
+                Kind::Custom(_) => None,
+            };
+            let missing: Vec<&str> = called
+                .into_iter()
+                .chain(scenario.requires.iter().copied())
+                .filter(|c| !enabled.iter().any(|e| e == c))
+                .collect();
+            if !missing.is_empty() {
+                let why = format!("the agent does not offer {}", missing.join(", "));
+                if require_all {
+                    ctx.report(scenario.name, Err(why));
+                } else {
+                    ctx.skip(scenario.name, &why);
+                }
+                continue;
+            }
+        }
+        let outcome = match &scenario.kind {
+            Kind::Call {
+                execute,
+                args,
+                check,
+            } => {
+                let args = if args.is_empty() {
+                    None
+                } else {
+                    Some(
+                        serde_json::from_str(args)
+                            .map_err(|e| format!("{}: bad args: {e}", scenario.name))?,
+                    )
+                };
+                ctx.call(execute, args).and_then(|ret| check(&ctx, &ret))
+            }
+            Kind::Custom(run) => run(&mut ctx),
+        };
+        let failed = outcome.is_err();
+        ctx.report(scenario.name, outcome);
+        let last = i + 1 == SCENARIOS.len();
+        if failed && !last {
+            // Carry on if the guest still answers; otherwise the rest cannot run.
+            let alive = ctx.vm.exited().is_none()
+                && matches!(ctx.agent.sync(Duration::from_secs(10)), Ok(true));
+            if !alive {
+                let rest = SCENARIOS.len() - i - 1;
+                ctx.report(
+                    "suite",
+                    Err(format!("the guest is gone; {rest} scenario(s) not run")),
+                );
+                break;
+            }
+        }
+    }
+    Ok(Summary {
+        ok: ctx.ok,
+        failed: ctx.failed,
+        skipped: ctx.skipped,
+        first_answer,
+        suite: suite_start.elapsed(),
+    })
+}
+
+/// Connects to the agent's chardev socket as soon as QEMU has made it.
+fn connect(vm: &mut Vm) -> Result<Agent, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = vm.exited() {
+            return Err(format!("QEMU exited before the guest booted ({status})"));
+        }
+        match Agent::connect(&vm.agent_socket) {
+            Ok(agent) => return Ok(agent),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!(
+                    "cannot connect to {}: {e}",
+                    vm.agent_socket.display()
+                ))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+fn enabled_commands(info: &Value) -> Vec<String> {
+    info.get("supported_commands")
+        .and_then(Value::as_array)
+        .map(|cmds| {
+            cmds.iter()
+                .filter(|c| c.get("enabled").and_then(Value::as_bool).unwrap_or(true))
+                .filter_map(|c| c.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Ctx<'_> {
+    /// Prints one result line and counts it.
+    pub fn report(&mut self, name: &str, outcome: Outcome) {
+        match outcome {
+            Ok(detail) if detail.is_empty() => {
+                self.ok += 1;
+                println!("ok   {name}");
+            }
+            Ok(detail) => {
+                self.ok += 1;
+                println!("ok   {name}: {detail}");
+            }
+            Err(reason) => {
+                self.failed += 1;
+                println!("FAIL {name}: {reason}");
+            }
+        }
+    }
+
+    fn skip(&mut self, name: &str, why: &str) {
+        self.skipped += 1;
+        println!("skip {name}: {why}");
+    }
+
+    /// Syncs (0xFF + guest-sync-delimited) until the agent answers, retrying every
+    /// second, for at most `timeout`; fails early if QEMU exits.
+    pub fn wait_for_agent(&mut self, timeout: Duration) -> Result<Duration, String> {
+        let start = Instant::now();
+        let exits = self.vm.agent_exits();
+        loop {
+            if let Some(status) = self.vm.exited() {
+                return Err(format!("QEMU exited ({status})"));
+            }
+            let exited = self.vm.agent_exits() - exits;
+            if exited >= 3 {
+                return Err(format!(
+                    "the agent exited {exited} times in the guest without answering"
+                ));
+            }
+            if self.agent.sync(Duration::from_secs(1))? {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() >= timeout {
+                return Err(format!(
+                    "no answer to guest-sync-delimited in {} s",
+                    timeout.as_secs()
+                ));
+            }
+        }
+    }
+
+    /// A command whose error response counts as a failure.
+    pub fn call(&mut self, execute: &str, args: Option<Value>) -> Result<Value, String> {
+        self.agent
+            .call(execute, args, CALL_TIMEOUT)
+            .map_err(|e| format!("{execute}: {e}"))?
+            .map_err(|e| format!("{execute}: {e}"))
+    }
+
+    /// A command whose error response is a result too.
+    pub fn try_call(
+        &mut self,
+        execute: &str,
+        args: Option<Value>,
+    ) -> Result<Result<Value, AgentError>, String> {
+        self.agent
+            .call(execute, args, CALL_TIMEOUT)
+            .map_err(|e| format!("{execute}: {e}"))
+    }
+
+    /// Starts `argv` in the guest with its output captured; returns the pid.
+    pub fn exec(&mut self, argv: &[&str]) -> Result<i64, String> {
+        let ret = self.call(
+            "guest-exec",
+            Some(json!({"path": argv[0], "arg": &argv[1..], "capture-output": true})),
+        )?;
+        ret.get("pid")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| format!("guest-exec returned {ret}"))
+    }
+
+    /// Waits for a guest-exec'd process; returns (exit code, stdout, stderr).
+    pub fn exec_wait(
+        &mut self,
+        pid: i64,
+        timeout: Duration,
+    ) -> Result<(i64, String, String), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let st = self.call("guest-exec-status", Some(json!({"pid": pid})))?;
+            if st.get("exited").and_then(Value::as_bool) == Some(true) {
+                let text = |k: &str| -> Result<String, String> {
+                    match st.get(k).and_then(Value::as_str) {
+                        Some(b64) => Ok(String::from_utf8_lossy(&base64_decode(b64)?).into_owned()),
+                        None => Ok(String::new()),
+                    }
+                };
+                let code = match (st.get("exitcode"), st.get("signal")) {
+                    (Some(c), _) => c.as_i64().unwrap_or(-1),
+                    (None, Some(sig)) => return Err(format!("pid {pid} killed by signal {sig}")),
+                    (None, None) => -1,
+                };
+                return Ok((code, text("out-data")?, text("err-data")?));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "pid {pid} still running after {} s",
+                    timeout.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs a shell script in the guest to completion; fails on a non-zero exit.
+    pub fn sh(&mut self, script: &str) -> Result<String, String> {
+        let pid = self.exec(&["/bin/sh", "-c", script])?;
+        let (code, out, err) = self.exec_wait(pid, CALL_TIMEOUT)?;
+        if code != 0 {
+            return Err(format!("`{script}` exited {code}: {}", err.trim()));
+        }
+        Ok(out)
+    }
+
+    /// A guest file's content, through guest-file-open/read/close.
+    pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        let handle = self.call("guest-file-open", Some(json!({"path": path, "mode": "r"})))?;
+        let mut data = Vec::new();
+        let result = loop {
+            match self.call(
+                "guest-file-read",
+                Some(json!({"handle": handle, "count": 65536})),
+            ) {
+                Ok(r) => {
+                    let b64 = r.get("buf-b64").and_then(Value::as_str).unwrap_or("");
+                    match base64_decode(b64) {
+                        Ok(bytes) => data.extend(bytes),
+                        Err(e) => break Err(e),
+                    }
+                    if r.get("eof").and_then(Value::as_bool) != Some(false) {
+                        break Ok(());
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        self.call("guest-file-close", Some(json!({"handle": handle})))?;
+        result.map(|()| data)
+    }
+
+    /// QEMU's monitor (connected on first use).
+    pub fn qmp(&mut self) -> Result<&mut Qmp, String> {
+        if self.qmp.is_none() {
+            self.qmp = Some(Qmp::connect(&self.vm.qmp_socket)?);
+        }
+        Ok(self.qmp.as_mut().expect("just connected"))
+    }
+}
+
+// ---- checks of single calls ----
+
+fn check_empty(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    match ret {
+        Value::Object(m) if m.is_empty() => Ok(String::new()),
+        other => Err(format!("expected {{}}, got {other}")),
+    }
+}
+
+fn check_info(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    let version = ret
+        .get("version")
+        .and_then(Value::as_str)
+        .ok_or("no version")?;
+    let cmds = ret
+        .get("supported_commands")
+        .and_then(Value::as_array)
+        .ok_or("no supported_commands")?;
+    let enabled = enabled_commands(ret);
+    if !enabled.iter().any(|c| c == "guest-ping") {
+        return Err("guest-ping is not listed as enabled".into());
+    }
+    Ok(format!(
+        "version {version}, {} commands ({} enabled)",
+        cmds.len(),
+        enabled.len()
+    ))
+}
+
+fn check_osinfo(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    let field = |k: &str| ret.get(k).and_then(Value::as_str).unwrap_or("");
+    if field("id") != "qga-vm" {
+        return Err(format!(
+            "id is not qga-vm (from the guest's /etc/os-release): {ret}"
+        ));
+    }
+    if !field("kernel-release").starts_with("6.") || field("machine") != "x86_64" {
+        return Err(format!("unexpected kernel fields: {ret}"));
+    }
+    Ok(format!(
+        "{} {}, {}",
+        field("id"),
+        field("version-id"),
+        field("kernel-release")
+    ))
+}
+
+fn check_host_name(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    match ret.get("host-name").and_then(Value::as_str) {
+        Some("qga-vm") => Ok("qga-vm".into()),
+        _ => Err(format!("expected host-name qga-vm, got {ret}")),
+    }
+}
+
+fn check_vcpus(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    let cpus = ret.as_array().ok_or("not an array")?;
+    let online = cpus
+        .iter()
+        .filter(|c| c.get("online").and_then(Value::as_bool) == Some(true))
+        .count();
+    if cpus.len() != 2 || online != 2 {
+        return Err(format!("expected 2 online vcpus (-smp 2), got {ret}"));
+    }
+    Ok("2 vcpus online".into())
+}
+
+fn check_fsinfo(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    let fss = ret.as_array().ok_or("not an array")?;
+    let scratch = fss
+        .iter()
+        .find(|f| f.get("mountpoint").and_then(Value::as_str) == Some("/mnt/scratch"))
+        .ok_or_else(|| format!("/mnt/scratch not listed: {ret}"))?;
+    let ty = scratch.get("type").and_then(Value::as_str).unwrap_or("");
+    if ty != "ext4" {
+        return Err(format!("/mnt/scratch has type {ty}: {scratch}"));
+    }
+    let disks = scratch
+        .get("disk")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    Ok(format!(
+        "{} filesystem(s); /mnt/scratch ext4 on {disks} disk(s)",
+        fss.len()
+    ))
+}
+
+fn check_thawed(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    match ret.as_str() {
+        Some("thawed") => Ok("thawed".into()),
+        _ => Err(format!("expected \"thawed\", got {ret}")),
+    }
+}
+
+fn check_fstrim(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    let paths = ret
+        .get("paths")
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("no paths: {ret}"))?;
+    let scratch = paths
+        .iter()
+        .find(|p| p.get("path").and_then(Value::as_str) == Some("/mnt/scratch"))
+        .ok_or_else(|| format!("/mnt/scratch not trimmed: {ret}"))?;
+    if let Some(err) = scratch.get("error") {
+        return Err(format!("/mnt/scratch: {err}"));
+    }
+    let trimmed = scratch.get("trimmed").and_then(Value::as_u64).unwrap_or(0);
+    Ok(format!(
+        "{} path(s); {trimmed} bytes trimmed on /mnt/scratch",
+        paths.len()
+    ))
+}
+
+fn check_block_info(_: &Ctx<'_>, ret: &Value) -> Outcome {
+    let size = ret
+        .get("size")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("no size: {ret}"))?;
+    if size == 0 || !size.is_power_of_two() {
+        return Err(format!("odd block size {size}"));
+    }
+    Ok(format!("{} MiB blocks", size >> 20))
+}
+
+// ---- multi-step scenarios ----
+
+fn as_count(ret: &Value, what: &str) -> Result<i64, String> {
+    ret.as_i64()
+        .ok_or_else(|| format!("{what} returned {ret}, not a count"))
+}
+
+fn freeze_status(ctx: &mut Ctx<'_>) -> Result<String, String> {
+    let st = ctx.call("guest-fsfreeze-status", None)?;
+    st.as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("guest-fsfreeze-status returned {st}"))
+}
+
+/// Thaws if a failed scenario left the guest frozen.
+fn thaw_if_frozen(ctx: &mut Ctx<'_>) {
+    if matches!(freeze_status(ctx).as_deref(), Ok("frozen")) {
+        let _ = ctx.call("guest-fsfreeze-thaw", None);
+    }
+}
+
+/// A shell loop appending to a file on the scratch disk every 20 ms until told to stop;
+/// prints the longest gap between two iterations, the number of iterations, and the
+/// first and last iteration's time (centiseconds of /proc/uptime).
+const WRITER: &str = r#"rm -f /tmp/qga-writer.stop
+p=; first=; max=0; n=0
+while [ ! -e /tmp/qga-writer.stop ]; do
+    read u rest </proc/uptime
+    echo "$u" >>/mnt/scratch/qga-writer.log
+    c=${u%.*}${u#*.}
+    if [ -n "$p" ] && [ $((c - p)) -gt $max ]; then max=$((c - p)); fi
+    p=$c; n=$((n + 1)); first=${first:-$c}
+    usleep 20000
+done
+echo "$max $n $first $p""#;
+
+/// Freeze with a writer running on the scratch disk: the writer must be held for the
+/// frozen interval, and only the commands allowed while frozen may run.
+fn freeze_with_writer(ctx: &mut Ctx<'_>) -> Outcome {
+    let result = freeze_with_writer_steps(ctx);
+    if result.is_err() {
+        thaw_if_frozen(ctx);
+        let _ = ctx.sh("touch /tmp/qga-writer.stop");
+    }
+    result
+}
+
+fn freeze_with_writer_steps(ctx: &mut Ctx<'_>) -> Outcome {
+    let writer = ctx.exec(&["/bin/sh", "-c", WRITER])?;
+    std::thread::sleep(Duration::from_millis(700));
+
+    let t0 = Instant::now();
+    let frozen = ctx.call("guest-fsfreeze-freeze", None);
+    let t1 = Instant::now();
+    let n = as_count(&frozen?, "guest-fsfreeze-freeze")?;
+    ctx.report(
+        "guest-fsfreeze-freeze",
+        if n == 1 {
+            Ok(format!("{n} filesystem (the scratch disk)"))
+        } else {
+            Err(format!("froze {n} filesystems, expected 1"))
+        },
+    );
+
+    let st = freeze_status(ctx);
+    let st_ok = matches!(st.as_deref(), Ok("frozen"));
+    ctx.report(
+        "guest-fsfreeze-status",
+        if st_ok {
+            Ok("frozen".into())
+        } else {
+            Err(format!("{st:?} while frozen"))
+        },
+    );
+
+    let ping = ctx
+        .call("guest-ping", None)
+        .map(|_| "answers while frozen".to_string());
+    ctx.report("guest-ping", ping);
+
+    for (cmd, args) in [
+        ("guest-exec", json!({"path": "/bin/true"})),
+        ("guest-file-open", json!({"path": "/tmp/x", "mode": "w"})),
+    ] {
+        let outcome = match ctx.try_call(cmd, Some(args))? {
+            Err(e) if e.class == "CommandNotFound" && e.desc.contains("frozen") => {
+                Ok(format!("refused while frozen ({})", e.desc))
+            }
+            Err(e) => Err(format!("refused with an unexpected error: {e}")),
+            Ok(ret) => Err(format!("ran while frozen: {ret}")),
+        };
+        ctx.report(cmd, outcome);
+    }
+
+    let hold_until = t1 + FREEZE_HOLD;
+    std::thread::sleep(hold_until.saturating_duration_since(Instant::now()));
+    let t2 = Instant::now();
+    let thawed = ctx.call("guest-fsfreeze-thaw", None);
+    let t3 = Instant::now();
+    let n = as_count(&thawed?, "guest-fsfreeze-thaw")?;
+    ctx.report(
+        "guest-fsfreeze-thaw",
+        if n == 1 {
+            Ok(format!("{n} filesystem"))
+        } else {
+            Err(format!("thawed {n}, expected 1"))
+        },
+    );
+
+    std::thread::sleep(Duration::from_millis(300));
+    ctx.sh("touch /tmp/qga-writer.stop")?;
+    let (code, out, err) = ctx.exec_wait(writer, CALL_TIMEOUT)?;
+    if code != 0 {
+        return Err(format!("the writer exited {code}: {}", err.trim()));
+    }
+    let fields: Vec<u64> = out
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let [max_cs, iterations, first_cs, last_cs] = fields[..] else {
+        return Err(format!("the writer printed {out:?}"));
+    };
+    // The longest gap is one ordinary iteration plus the time the write was held; an
+    // ordinary iteration (a 20 ms sleep plus a fork under emulation) is the mean of the
+    // others.
+    let cs = |n: u64| Duration::from_millis(n * 10);
+    let others = cs(last_cs.saturating_sub(first_cs).saturating_sub(max_cs));
+    let iteration = others / u32::try_from(iterations.saturating_sub(2).max(1)).unwrap_or(u32::MAX);
+    let held = cs(max_cs).saturating_sub(iteration);
+    let (shortest, longest) = (t2 - t1, t3 - t0);
+    let slack = Duration::from_millis(150) + 2 * iteration;
+    let detail = format!(
+        "a writer on the frozen disk was held {}, frozen {}..{} ({iterations} writes of {} ms)",
+        secs(held),
+        secs(shortest),
+        secs(longest),
+        iteration.as_millis()
+    );
+    if held + slack < shortest || held > longest + slack {
+        return Err(detail);
+    }
+    Ok(detail)
+}
+
+/// Freeze only the scratch disk's mountpoint, then thaw.
+fn freeze_list(ctx: &mut Ctx<'_>) -> Outcome {
+    let result = (|| {
+        let ret = ctx.call(
+            "guest-fsfreeze-freeze-list",
+            Some(json!({"mountpoints": ["/mnt/scratch"]})),
+        )?;
+        let n = as_count(&ret, "guest-fsfreeze-freeze-list")?;
+        let st = freeze_status(ctx)?;
+        let thawed = as_count(
+            &ctx.call("guest-fsfreeze-thaw", None)?,
+            "guest-fsfreeze-thaw",
+        )?;
+        if n != 1 || st != "frozen" || thawed != 1 {
+            return Err(format!(
+                "froze {n}, status {st}, thawed {thawed}; expected 1, frozen, 1"
+            ));
+        }
+        Ok("froze /mnt/scratch only (1), status frozen, thawed 1".to_string())
+    })();
+    if result.is_err() {
+        thaw_if_frozen(ctx);
+    }
+    result
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// Set the guest clock a day ahead, read it back within a second, then set it back.
+fn set_and_get_time(ctx: &mut Ctx<'_>) -> Outcome {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let target = now_ns() + DAY_NS;
+    let set_at = Instant::now();
+    ctx.call("guest-set-time", Some(json!({"time": target})))?;
+    let got = ctx.call("guest-get-time", None)?;
+    let got = got
+        .as_i64()
+        .ok_or_else(|| format!("guest-get-time returned {got}"))?;
+    let expected = target + set_at.elapsed().as_nanos() as i64;
+    let off = (got - expected).abs();
+    ctx.call("guest-set-time", Some(json!({"time": now_ns()})))?;
+    if off > 1_000_000_000 {
+        return Err(format!(
+            "guest-get-time is {:.3} s off the time set",
+            off as f64 / 1e9
+        ));
+    }
+    Ok(format!(
+        "a day ahead, guest-get-time within {:.3} s; set back",
+        off as f64 / 1e9
+    ))
+}
+
+fn shadow_field(ctx: &mut Ctx<'_>, user: &str) -> Result<String, String> {
+    let shadow = ctx.read_file("/etc/shadow")?;
+    let shadow = String::from_utf8_lossy(&shadow);
+    shadow
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{user}:")))
+        .and_then(|rest| rest.split(':').next())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no {user} in /etc/shadow"))
+}
+
+/// A plain password becomes a new hash in /etc/shadow; a crypted one is stored as is.
+fn set_user_password(ctx: &mut Ctx<'_>) -> Outcome {
+    const CRYPTED: &str = "$6$qgavmsuite$8pyMG761HVeOSfs2FdTUkAfQr2dotpjRppiZfMMipuZFq2G2hyQlo2VE6jtVptZQmTN1TD0HRiboRJz3Xkd7h1";
+    let before = shadow_field(ctx, "qgatest")?;
+    ctx.call(
+        "guest-set-user-password",
+        Some(json!({"username": "qgatest", "password": base64_encode(b"Vm-Suite-1"), "crypted": false})),
+    )?;
+    let plain = shadow_field(ctx, "qgatest")?;
+    if plain == before || !plain.starts_with('$') {
+        return Err(format!("shadow entry went from {before:?} to {plain:?}"));
+    }
+    ctx.report(
+        "guest-set-user-password",
+        Ok(format!(
+            "plain: qgatest's hash {before:?} -> {}...",
+            plain.chars().take(6).collect::<String>()
+        )),
+    );
+    ctx.call(
+        "guest-set-user-password",
+        Some(json!({"username": "qgatest", "password": base64_encode(CRYPTED.as_bytes()), "crypted": true})),
+    )?;
+    let crypted = shadow_field(ctx, "qgatest")?;
+    if crypted != CRYPTED {
+        return Err(format!(
+            "crypted: shadow holds {crypted:?}, expected the hash given"
+        ));
+    }
+    Ok("crypted: the hash given is in /etc/shadow".into())
+}
+
+fn cpu_online(ctx: &mut Ctx<'_>, id: i64) -> Result<bool, String> {
+    let cpus = ctx.call("guest-get-vcpus", None)?;
+    cpus.as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|c| c.get("logical-id").and_then(Value::as_i64) == Some(id))
+        })
+        .and_then(|c| c.get("online").and_then(Value::as_bool))
+        .ok_or_else(|| format!("vcpu {id} not in {cpus}"))
+}
+
+/// cpu1 offline, then back online.
+fn set_vcpus(ctx: &mut Ctx<'_>) -> Outcome {
+    for online in [false, true] {
+        let ret = ctx.call(
+            "guest-set-vcpus",
+            Some(json!({"vcpus": [{"logical-id": 1, "online": online}]})),
+        )?;
+        if as_count(&ret, "guest-set-vcpus")? != 1 {
+            return Err(format!("setting cpu1 online={online} returned {ret}"));
+        }
+        if cpu_online(ctx, 1)? != online {
+            return Err(format!(
+                "cpu1 is not {} after guest-set-vcpus",
+                if online { "online" } else { "offline" }
+            ));
+        }
+    }
+    Ok("cpu1 offline, then online again".into())
+}
+
+fn block_online(blocks: &Value, index: u64) -> Option<bool> {
+    blocks
+        .as_array()?
+        .iter()
+        .find(|b| b.get("phys-index").and_then(Value::as_u64) == Some(index))?
+        .get("online")?
+        .as_bool()
+}
+
+/// Take one offlinable memory block offline and bring it back.
+fn memory_blocks(ctx: &mut Ctx<'_>) -> Outcome {
+    let blocks = ctx.call("guest-get-memory-blocks", None)?;
+    let list = blocks
+        .as_array()
+        .ok_or_else(|| format!("guest-get-memory-blocks returned {blocks}"))?;
+    let mut candidates: Vec<u64> = list
+        .iter()
+        .filter(|b| b.get("online").and_then(Value::as_bool) == Some(true))
+        .filter(|b| b.get("can-offline").and_then(Value::as_bool) == Some(true))
+        .filter_map(|b| b.get("phys-index").and_then(Value::as_u64))
+        .collect();
+    ctx.report(
+        "guest-get-memory-blocks",
+        Ok(format!(
+            "{} blocks, {} offlinable",
+            list.len(),
+            candidates.len()
+        )),
+    );
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    let mut refusals = Vec::new();
+    for index in candidates.into_iter().take(4) {
+        let set = |online: bool| json!({"mem-blks": [{"phys-index": index, "online": online}]});
+        let ret = ctx.call("guest-set-memory-blocks", Some(set(false)))?;
+        let response = ret
+            .get(0)
+            .and_then(|r| r.get("response"))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if response != "success" {
+            refusals.push(format!("block {index}: {ret}"));
+            continue;
+        }
+        let offline =
+            block_online(&ctx.call("guest-get-memory-blocks", None)?, index) == Some(false);
+        let ret = ctx.call("guest-set-memory-blocks", Some(set(true)))?;
+        let back = ret
+            .get(0)
+            .and_then(|r| r.get("response"))
+            .and_then(Value::as_str)
+            == Some("success");
+        let online = block_online(&ctx.call("guest-get-memory-blocks", None)?, index) == Some(true);
+        if !offline || !back || !online {
+            return Err(format!(
+                "block {index}: offline seen {offline}, online again {back}/{online}"
+            ));
+        }
+        return Ok(format!("block {index} offline, then online again"));
+    }
+    Err(format!(
+        "no block could be taken offline: {}",
+        refusals.join("; ")
+    ))
+}
+
+fn qmp_status(ctx: &mut Ctx<'_>) -> Result<String, String> {
+    let st = ctx.qmp()?.call("query-status", None)?;
+    Ok(st
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string())
+}
+
+/// Suspend to RAM; QEMU reports the guest suspended; wake it through QMP; the agent
+/// answers again. Waking up resets the machine into the firmware's resume path, which
+/// -no-reboot would turn into an exit: QMP set-action allows resets meanwhile.
+fn suspend_ram(ctx: &mut Ctx<'_>) -> Outcome {
+    ctx.qmp()?
+        .call("set-action", Some(json!({"reboot": "reset"})))?;
+    let result = suspend_ram_steps(ctx);
+    if ctx.vm.exited().is_none() {
+        ctx.qmp()?
+            .call("set-action", Some(json!({"reboot": "shutdown"})))?;
+    }
+    result
+}
+
+fn suspend_ram_steps(ctx: &mut Ctx<'_>) -> Outcome {
+    ctx.agent.send("guest-suspend-ram", None)?;
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(30);
+    loop {
+        if qmp_status(ctx)? == "suspended" {
+            break;
+        }
+        // guest-suspend-ram answers only on failure.
+        let lines = ctx.agent.pending(Duration::from_millis(200))?;
+        if let Some(line) = lines.iter().find(|l| l.contains("\"error\"")) {
+            return Err(format!("refused: {line}"));
+        }
+        if Instant::now() >= deadline {
+            return Err("QEMU never reported the guest suspended".into());
+        }
+    }
+    let suspended = start.elapsed();
+    ctx.qmp()?.call("system_wakeup", None)?;
+    let back = ctx.wait_for_agent(Duration::from_secs(60))?;
+    Ok(format!(
+        "suspended after {}, woken by QMP, agent back after {}",
+        secs(suspended),
+        secs(back)
+    ))
+}
+
+fn boot_id(ctx: &mut Ctx<'_>) -> Result<String, String> {
+    let id = ctx.read_file("/proc/sys/kernel/random/boot_id")?;
+    Ok(String::from_utf8_lossy(&id).trim().to_string())
+}
+
+/// Reboot: QEMU (run with -no-reboot) is told through QMP to reset instead of exiting;
+/// the agent must come back in a new boot.
+fn reboot(ctx: &mut Ctx<'_>) -> Outcome {
+    let before = boot_id(ctx)?;
+    ctx.qmp()?
+        .call("set-action", Some(json!({"reboot": "reset"})))?;
+    let result = (|| {
+        ctx.agent
+            .send("guest-shutdown", Some(json!({"mode": "reboot"})))?;
+        let start = Instant::now();
+        let deadline = start + BOOT_TIMEOUT;
+        loop {
+            if Instant::now() >= deadline {
+                return Err("the agent did not come back in a new boot".to_string());
+            }
+            // The old agent may still answer before the reset: compare boot ids.
+            ctx.wait_for_agent(deadline.saturating_duration_since(Instant::now()))?;
+            if boot_id(ctx)? != before {
+                return Ok(format!(
+                    "new boot, agent back after {}",
+                    secs(start.elapsed())
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })();
+    if ctx.vm.exited().is_none() {
+        ctx.qmp()?
+            .call("set-action", Some(json!({"reboot": "shutdown"})))?;
+    }
+    result
+}
+
+/// Power down: nothing is answered and QEMU exits with status 0.
+fn shutdown(ctx: &mut Ctx<'_>) -> Outcome {
+    let start = Instant::now();
+    ctx.agent.send("guest-shutdown", None)?;
+    match ctx.vm.wait_exit(Duration::from_secs(60)) {
+        Some(status) if status.success() => {
+            Ok(format!("QEMU exited 0 after {}", secs(start.elapsed())))
+        }
+        Some(status) => Err(format!("QEMU exited with {status}")),
+        None => {
+            let lines = ctx
+                .agent
+                .pending(Duration::from_millis(100))
+                .unwrap_or_default();
+            Err(format!(
+                "QEMU still runs 60 s later; the agent wrote {lines:?}"
+            ))
+        }
+    }
+}
