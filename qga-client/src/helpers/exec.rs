@@ -1,0 +1,286 @@
+//! Running a program in the guest and collecting what it printed.
+//!
+//! `guest-exec` starts the program and returns its pid; `guest-exec-status` says whether
+//! it has exited and, once it has, gives its exit code or signal and its captured
+//! output (the agent forgets the process after that answer). The helper polls with a
+//! backoff from 1 ms doubling to 100 ms, so a quick command returns quickly and a slow
+//! one costs few calls.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{Client, Expect};
+use crate::error::Error;
+use crate::message::decode_reply;
+use crate::transport::Transport;
+
+/// The first pause between two status polls.
+const FIRST_POLL: Duration = Duration::from_millis(1);
+/// The longest pause between two status polls.
+const MAX_POLL: Duration = Duration::from_millis(100);
+
+/// A program to run in the guest.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecRequest {
+    /// The program; the agent looks a bare name up in its PATH.
+    pub path: String,
+    /// Its arguments (not including the program name).
+    pub args: Vec<String>,
+    /// Environment variables, `NAME=VALUE`.
+    pub env: Vec<String>,
+    /// What to feed its standard input.
+    pub input: Option<Vec<u8>>,
+    /// Whether to collect its standard output and error.
+    pub capture_output: bool,
+    /// How long [`Client::exec`] waits for it to exit; `None` waits for ever.
+    pub timeout: Option<Duration>,
+}
+
+impl ExecRequest {
+    /// Runs `path`, capturing its output.
+    pub fn new(path: impl Into<String>) -> ExecRequest {
+        ExecRequest {
+            path: path.into(),
+            capture_output: true,
+            ..ExecRequest::default()
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> ExecRequest {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> ExecRequest {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, name: &str, value: &str) -> ExecRequest {
+        self.env.push(format!("{name}={value}"));
+        self
+    }
+
+    /// Feeds `input` to the program's standard input.
+    pub fn input(mut self, input: impl Into<Vec<u8>>) -> ExecRequest {
+        self.input = Some(input.into());
+        self
+    }
+
+    /// Gives up waiting after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> ExecRequest {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+/// How a program in the guest ended, and what it printed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    /// Its exit code, if it exited.
+    pub exit_code: Option<i64>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i64>,
+    /// Its standard output, when captured.
+    pub stdout: Vec<u8>,
+    /// Its standard error, when captured.
+    pub stderr: Vec<u8>,
+    /// Whether the agent dropped standard output past its limit (16 MiB on QEMU's).
+    pub stdout_truncated: bool,
+    /// Whether the agent dropped standard error past its limit.
+    pub stderr_truncated: bool,
+}
+
+impl ExecOutput {
+    /// Whether it exited with code 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+
+    /// The status a shell would report: the exit code, or 128 plus the signal.
+    pub fn status(&self) -> i64 {
+        match (self.exit_code, self.signal) {
+            (Some(code), _) => code,
+            (None, Some(signal)) => 128 + signal,
+            (None, None) => 0,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExecArguments<'a> {
+    path: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    arg: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    env: &'a [String],
+    #[serde(rename = "input-data", skip_serializing_if = "Option::is_none")]
+    input_data: Option<String>,
+    #[serde(rename = "capture-output")]
+    capture_output: bool,
+}
+
+#[derive(Deserialize)]
+struct ExecStarted {
+    pid: i64,
+}
+
+#[derive(Serialize)]
+struct StatusArguments {
+    pid: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ExecStatus<'a> {
+    exited: bool,
+    #[serde(default)]
+    exitcode: Option<i64>,
+    #[serde(default)]
+    signal: Option<i64>,
+    #[serde(default, borrow)]
+    out_data: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    err_data: Option<Cow<'a, str>>,
+    #[serde(default)]
+    out_truncated: Option<bool>,
+    #[serde(default)]
+    err_truncated: Option<bool>,
+}
+
+impl<T: Transport> Client<T> {
+    /// Runs a program in the guest and waits for it to end.
+    pub fn exec(&mut self, request: &ExecRequest) -> Result<ExecOutput, Error> {
+        let pid = self.exec_start(request)?;
+        self.exec_wait(pid, request.timeout)
+    }
+
+    /// Starts a program in the guest; returns its pid.
+    pub fn exec_start(&mut self, request: &ExecRequest) -> Result<i64, Error> {
+        const COMMAND: &str = "guest-exec";
+        let arguments = ExecArguments {
+            path: &request.path,
+            arg: &request.args,
+            env: &request.env,
+            input_data: request
+                .input
+                .as_deref()
+                .map(|input| base64::engine::general_purpose::STANDARD.encode(input)),
+            capture_output: request.capture_output,
+        };
+        let timeout = self.options().timeout;
+        let started = self.call_with(
+            COMMAND,
+            Some(&arguments),
+            Expect::Response,
+            timeout,
+            |bytes| decode_reply::<ExecStarted>(COMMAND, bytes),
+        )?;
+        started.map(|s| s.pid).ok_or(Error::Disconnected)
+    }
+
+    /// Asks once whether the program `pid` has ended; `None` while it runs.
+    pub fn exec_status(&mut self, pid: i64) -> Result<Option<ExecOutput>, Error> {
+        const COMMAND: &str = "guest-exec-status";
+        let timeout = self.options().timeout;
+        let status = self.call_with(
+            COMMAND,
+            Some(&StatusArguments { pid }),
+            Expect::Response,
+            timeout,
+            |bytes| {
+                let status: ExecStatus<'_> = decode_reply(COMMAND, bytes)?;
+                if !status.exited {
+                    return Ok(None);
+                }
+                Ok(Some(ExecOutput {
+                    exit_code: status.exitcode,
+                    signal: status.signal,
+                    stdout: decode_output(COMMAND, status.out_data.as_deref())?,
+                    stderr: decode_output(COMMAND, status.err_data.as_deref())?,
+                    stdout_truncated: status.out_truncated.unwrap_or(false),
+                    stderr_truncated: status.err_truncated.unwrap_or(false),
+                }))
+            },
+        )?;
+        Ok(status.flatten())
+    }
+
+    /// Polls until the program `pid` ends, or `timeout` passes (it then keeps running).
+    pub fn exec_wait(&mut self, pid: i64, timeout: Option<Duration>) -> Result<ExecOutput, Error> {
+        let started = Instant::now();
+        let mut pause = FIRST_POLL;
+        loop {
+            if let Some(output) = self.exec_status(pid)? {
+                return Ok(output);
+            }
+            if let Some(timeout) = timeout {
+                let elapsed = started.elapsed();
+                if elapsed >= timeout {
+                    return Err(Error::Timeout { timeout });
+                }
+                pause = pause.min(timeout - elapsed);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(MAX_POLL);
+        }
+    }
+}
+
+/// Decodes captured output.
+fn decode_output(command: &str, data: Option<&str>) -> Result<Vec<u8>, Error> {
+    match data {
+        None => Ok(Vec::new()),
+        Some(text) => {
+            qga_types::base64::decode(text).map_err(|e| Error::Protocol(format!("{command}: {e}")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ExecOutput, ExecRequest};
+
+    #[test]
+    fn builds_requests() {
+        let request = ExecRequest::new("sh")
+            .args(["-c", "echo $X"])
+            .env("X", "1")
+            .input("in");
+        assert_eq!(request.args, ["-c", "echo $X"]);
+        assert_eq!(request.env, ["X=1"]);
+        assert_eq!(request.input.as_deref(), Some(&b"in"[..]));
+        assert!(request.capture_output);
+    }
+
+    #[test]
+    fn status_like_a_shell() {
+        assert_eq!(
+            ExecOutput {
+                exit_code: Some(3),
+                ..Default::default()
+            }
+            .status(),
+            3
+        );
+        assert_eq!(
+            ExecOutput {
+                signal: Some(9),
+                ..Default::default()
+            }
+            .status(),
+            137
+        );
+        assert!(ExecOutput {
+            exit_code: Some(0),
+            ..Default::default()
+        }
+        .success());
+    }
+}

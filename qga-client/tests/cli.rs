@@ -1,0 +1,346 @@
+//! The `qga` binary against fake agents on unix sockets: outputs and exit statuses.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use common::{listen, FakeGuest};
+
+/// A fake agent on a socket in its own temp dir.
+struct Agent {
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    guest: Arc<Mutex<FakeGuest>>,
+}
+
+fn agent() -> Agent {
+    agent_named("qga.sock")
+}
+
+fn agent_named(name: &str) -> Agent {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join(name);
+    let guest = Arc::new(Mutex::new(FakeGuest::new()));
+    listen(&socket, guest.clone());
+    Agent { dir, socket, guest }
+}
+
+fn qga(sockets: &[&Path], args: &[&str]) -> Output {
+    qga_with_stdin(sockets, args, b"")
+}
+
+fn qga_with_stdin(sockets: &[&Path], args: &[&str], stdin: &[u8]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qga"));
+    command.env_remove("QGA_SOCKET").arg("--timeout").arg("5");
+    for socket in sockets {
+        command.arg("--socket").arg(socket);
+    }
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "status {:?}, stderr: {}",
+        output.status,
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+#[test]
+fn simple_verbs_print_readable_text_or_json() {
+    let a = agent();
+    let s = [a.socket.as_path()];
+    assert_eq!(assert_ok(&qga(&s, &["ping"])), "ok\n");
+    assert_eq!(assert_ok(&qga(&s, &["hostname"])), "fake-guest\n");
+    assert_eq!(
+        assert_ok(&qga(&s, &["--json", "hostname"])),
+        "{\"host-name\":\"fake-guest\"}\n"
+    );
+    assert_eq!(assert_ok(&qga(&s, &["fsfreeze", "status"])), "thawed\n");
+    assert_eq!(assert_ok(&qga(&s, &["sync"])), "in sync\n");
+    assert_eq!(
+        assert_ok(&qga(&s, &["info"])),
+        "version: fake\nguest-fstrim (disabled)\nguest-ping\nguest-shutdown (no success response)\n"
+    );
+    assert_eq!(
+        assert_ok(&qga(&s, &["raw", r#"{"execute": "guest-get-host-name"}"#])),
+        "{\n  \"host-name\": \"fake-guest\"\n}\n"
+    );
+    assert_eq!(
+        assert_ok(&qga(&s, &["--json", "raw", "guest-ping"])),
+        "{}\n"
+    );
+}
+
+#[test]
+fn commands_without_a_success_response_exit_zero_on_silence() {
+    let a = agent();
+    let output = qga(&[&a.socket], &["shutdown", "--mode", "reboot"]);
+    assert_eq!(assert_ok(&output), "");
+    assert!(a
+        .guest
+        .lock()
+        .unwrap()
+        .log
+        .contains(&"guest-shutdown".to_owned()));
+    assert_eq!(assert_ok(&qga(&[&a.socket], &["suspend", "ram"])), "");
+}
+
+#[test]
+fn failures_have_messages_and_statuses() {
+    let a = agent();
+    let output = qga(&[&a.socket], &["raw", "guest-nothing"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "qga: the agent has no command guest-nothing\n"
+    );
+
+    let output = qga(&[&a.socket], &["cat", "/no/such"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text(&output.stderr).contains("failed to open file '/no/such'"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let missing = a.dir.path().join("missing.sock");
+    let output = qga(&[&missing], &["ping"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr)
+        .starts_with(&format!("qga: cannot connect to {}: ", missing.display())));
+
+    let output = qga(&[], &["ping"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--socket"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    let output = qga(&[&a.socket], &["raw", "{not json"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = qga(&[&a.socket], &["cp", "a", "b"]);
+    assert_eq!(output.status.code(), Some(2));
+
+    let output = qga(&[&a.socket], &["no-such-verb"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn the_socket_can_come_from_the_environment() {
+    let a = agent();
+    let output = Command::new(env!("CARGO_BIN_EXE_qga"))
+        .env("QGA_SOCKET", &a.socket)
+        .arg("hostname")
+        .output()
+        .unwrap();
+    assert_eq!(assert_ok(&output), "fake-guest\n");
+}
+
+#[test]
+fn exec_prints_both_streams_and_exits_with_the_status() {
+    let a = agent();
+    a.guest.lock().unwrap().programs.insert(
+        "prog".into(),
+        (3, b"to stdout\n".to_vec(), b"to stderr\n".to_vec()),
+    );
+    a.guest.lock().unwrap().exec_polls = 2;
+    let input = a.dir.path().join("input");
+    std::fs::write(&input, b"fed to stdin").unwrap();
+    let output = qga(
+        &[&a.socket],
+        &[
+            "exec",
+            "--env",
+            "K=V",
+            "--input",
+            input.to_str().unwrap(),
+            "--",
+            "prog",
+            "-a",
+            "--b",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(text(&output.stdout), "to stdout\n");
+    assert_eq!(text(&output.stderr), "to stderr\n");
+    let guest = a.guest.lock().unwrap();
+    assert_eq!(guest.exec_inputs, [b"fed to stdin".to_vec()]);
+    assert_eq!(guest.exec_env, [vec!["K=V".to_owned()]]);
+}
+
+#[test]
+fn cat_and_cp_both_ways() {
+    let a = agent();
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    a.guest
+        .lock()
+        .unwrap()
+        .files
+        .insert("/guest/data.bin".into(), data.clone());
+    let s = [a.socket.as_path()];
+
+    let output = qga(&s, &["cat", "/guest/data.bin"]);
+    assert!(output.status.success());
+    assert_eq!(output.stdout, data);
+
+    // Into a directory, under the guest file's name.
+    let local_dir = a.dir.path().join("local");
+    std::fs::create_dir(&local_dir).unwrap();
+    assert_ok(&qga(
+        &s,
+        &["cp", "guest:/guest/data.bin", local_dir.to_str().unwrap()],
+    ));
+    assert_eq!(std::fs::read(local_dir.join("data.bin")).unwrap(), data);
+
+    // And back, from a file and from stdin.
+    assert_ok(&qga(
+        &s,
+        &[
+            "cp",
+            local_dir.join("data.bin").to_str().unwrap(),
+            "guest:/guest/copy.bin",
+        ],
+    ));
+    assert_eq!(a.guest.lock().unwrap().files["/guest/copy.bin"], data);
+    assert_ok(&qga_with_stdin(
+        &s,
+        &["cp", "-", "guest:/guest/stdin.txt"],
+        b"from stdin",
+    ));
+    assert_eq!(
+        a.guest.lock().unwrap().files["/guest/stdin.txt"],
+        b"from stdin"
+    );
+
+    // A failed copy leaves no partial local file.
+    let target = a.dir.path().join("never");
+    let output = qga(
+        &s,
+        &["cp", "guest:/guest/missing", target.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(!target.exists());
+}
+
+#[test]
+fn file_verbs_step_by_step() {
+    let a = agent();
+    a.guest
+        .lock()
+        .unwrap()
+        .files
+        .insert("/f".into(), b"0123456789".to_vec());
+    let s = [a.socket.as_path()];
+    let handle = assert_ok(&qga(&s, &["file-open", "/f"])).trim().to_owned();
+    assert_eq!(assert_ok(&qga(&s, &["file-seek", &handle, "4"])), "4\n");
+    assert_eq!(
+        assert_ok(&qga(&s, &["file-read", &handle, "--count", "3"])),
+        "456"
+    );
+    assert_eq!(
+        assert_ok(&qga(&s, &["file-seek", &handle, "-2", "end"])),
+        "8\n"
+    );
+    assert_ok(&qga(&s, &["file-close", &handle]));
+    let output = qga(&s, &["file-close", &handle]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        format!("qga: guest-file-close: handle '{handle}' has not been found\n")
+    );
+
+    let handle = assert_ok(&qga(&s, &["file-open", "/w", "--mode", "w"]))
+        .trim()
+        .to_owned();
+    assert_eq!(
+        assert_ok(&qga(&s, &["file-write", &handle, "hello"])),
+        "5 bytes written\n"
+    );
+    assert_eq!(
+        assert_ok(&qga_with_stdin(&s, &["file-write", &handle], b" world")),
+        "6 bytes written\n"
+    );
+    assert_ok(&qga(&s, &["file-close", &handle]));
+    assert_eq!(a.guest.lock().unwrap().files["/w"], b"hello world");
+}
+
+#[test]
+fn several_agents_run_at_once_with_prefixed_lines() {
+    let a = agent_named("a.sock");
+    let b = agent_named("b.sock");
+    b.guest.lock().unwrap().host_name = "other".into();
+    let output = qga(&[&a.socket, &b.socket], &["hostname"]);
+    let stdout = assert_ok(&output);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    let mut expected = [
+        format!("{}: fake-guest", a.socket.display()),
+        format!("{}: other", b.socket.display()),
+    ];
+    expected.sort();
+    assert_eq!(lines, expected);
+
+    // A failure on one makes the status non-zero, and is prefixed too.
+    let missing = b.dir.path().join("gone.sock");
+    let output = qga(&[&a.socket, &missing], &["ping"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stdout),
+        format!("{}: ok\n", a.socket.display())
+    );
+    assert!(
+        text(&output.stderr).starts_with(&format!("{}: qga: cannot connect", missing.display()))
+    );
+
+    // Copying out of several guests into one file makes no sense.
+    let output = qga(&[&a.socket, &b.socket], &["cp", "guest:/x", "y"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn a_glob_pattern_names_several_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, host) in [("vm1.sock", "one"), ("vm2.sock", "two")] {
+        let mut guest = FakeGuest::new();
+        guest.host_name = host.into();
+        listen(&dir.path().join(name), Arc::new(Mutex::new(guest)));
+    }
+    let pattern = dir.path().join("vm*.sock");
+    let output = qga(&[&pattern], &["hostname"]);
+    let stdout = assert_ok(&output);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    lines.sort();
+    let prefix = dir.path().display();
+    assert_eq!(
+        lines,
+        [
+            format!("{prefix}/vm1.sock: one"),
+            format!("{prefix}/vm2.sock: two")
+        ]
+    );
+
+    let output = qga(&[&dir.path().join("none*.sock")], &["hostname"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("no socket matches"));
+}
