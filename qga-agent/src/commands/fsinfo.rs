@@ -1,0 +1,763 @@
+//! guest-get-fsinfo, as qemu-ga 7.2 does it on Linux.
+//!
+//! The mounts come from /proc/self/mountinfo (or, when that cannot be opened,
+//! /proc/self/mounts). Every mount whose device has major number 0 is left out
+//! (proc, sysfs, tmpfs, overlay, NFS, CIFS and every other virtual or network
+//! filesystem), except btrfs, whose real device is found by stat()ing its source.
+//! The answer lists the mounts in the reverse of the mount table's order.
+//!
+//! Each mount's device is resolved through sysfs (`/sys/dev/block/MAJ:MIN`): `name`
+//! is the last component of the device's sysfs path; a virtual device
+//! (`/devices/virtual/block/`, e.g. device-mapper or md) is followed through its
+//! `slaves`; a real device gives one [`GuestDiskAddress`] with its device node and
+//! serial (as udev knows them), its PCI controller, bus type and SCSI address when
+//! the driver is one qemu-ga knows (`ata_piix` → ide, `sym53c8xx` → scsi,
+//! `virtio-pci` → virtio or, for virtio-scsi, scsi, `ahci` → sata, `nvme` → nvme),
+//! and its CCW address on s390x. `used-bytes` and `total-bytes` come from
+//! statvfs() of the mount point: used = (blocks - free) × fragment size; total =
+//! used + what is available to unprivileged users.
+
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use qga_types::{
+    GuestCCWAddress, GuestDiskAddress, GuestDiskBusType, GuestFilesystemInfo, GuestPCIAddress,
+};
+
+use crate::commands::error::CommandError;
+use crate::commands::host::errno_error;
+
+/// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
+/// system; tests point the fields at fixtures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsInfoSources {
+    /// The mount table in mountinfo format (`/proc/self/mountinfo`).
+    pub mountinfo: PathBuf,
+    /// The mount table in fstab format, used when `mountinfo` cannot be opened
+    /// (`/proc/self/mounts`).
+    pub mounts: PathBuf,
+    /// The sysfs root (`/sys`).
+    pub sysfs: PathBuf,
+    /// udev's database of devices (`/run/udev/data`), for disk serial numbers.
+    /// `None`: no udev at all, so no `dev` or `serial` (as a qemu-ga built
+    /// without libudev, or whose libudev refuses a tree that is not sysfs).
+    pub udev_data: Option<PathBuf>,
+}
+
+impl Default for FsInfoSources {
+    fn default() -> Self {
+        FsInfoSources {
+            mountinfo: PathBuf::from("/proc/self/mountinfo"),
+            mounts: PathBuf::from("/proc/self/mounts"),
+            sysfs: PathBuf::from("/sys"),
+            udev_data: Some(PathBuf::from("/run/udev/data")),
+        }
+    }
+}
+
+/// One mounted local filesystem (qemu-ga's `FsMount`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsMount {
+    /// The mount point, with the mount table's octal escapes decoded.
+    pub dirname: PathBuf,
+    /// The filesystem type.
+    pub devtype: String,
+    /// The device's major number.
+    pub devmajor: u32,
+    /// The device's minor number.
+    pub devminor: u32,
+}
+
+/// guest-get-fsinfo for the real system.
+pub fn get_fsinfo() -> Result<Vec<GuestFilesystemInfo>, CommandError> {
+    get_fsinfo_from(&FsInfoSources::default())
+}
+
+/// guest-get-fsinfo from the given sources.
+pub fn get_fsinfo_from(sources: &FsInfoSources) -> Result<Vec<GuestFilesystemInfo>, CommandError> {
+    let mounts = mount_list(&sources.mountinfo, &sources.mounts)?;
+    let mut result = Vec::with_capacity(mounts.len());
+    for mount in &mounts {
+        result.push(fsinfo_for_mount(mount, sources)?);
+    }
+    result.reverse();
+    Ok(result)
+}
+
+/// The local filesystems in mount-table order (qemu-ga's `build_fs_mount_list()`,
+/// also the list guest-fsfreeze-* walk): from `mountinfo`, or from `mounts` when
+/// `mountinfo` cannot be opened.
+pub fn mount_list(mountinfo: &Path, mounts: &Path) -> Result<Vec<FsMount>, CommandError> {
+    match fs::read(mountinfo) {
+        Ok(content) => Ok(parse_mountinfo(&content)),
+        Err(_) => match fs::read(mounts) {
+            Ok(content) => Ok(parse_mounts(&content)),
+            Err(_) => Err(CommandError(format!(
+                "failed to open mtab file: '{}'",
+                mounts.display()
+            ))),
+        },
+    }
+}
+
+/// The local filesystems of mountinfo content. Lines that do not have the fields
+/// qemu-ga needs are skipped; mounts with major number 0 are skipped unless they are
+/// btrfs and their source is a block device.
+pub fn parse_mountinfo(content: &[u8]) -> Vec<FsMount> {
+    let mut mounts = Vec::new();
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        let Some(fields) = scan_mountinfo_line(line) else {
+            continue;
+        };
+        let (mut devmajor, mut devminor) = (fields.major, fields.minor);
+        if devmajor == 0 {
+            // btrfs reports major number 0: take the device's.
+            if fields.fstype != b"btrfs" {
+                continue;
+            }
+            match dev_major_minor(Path::new(std::ffi::OsStr::from_bytes(&fields.source))) {
+                DevNumber::Block(major, minor) => {
+                    devmajor = major;
+                    devminor = minor;
+                }
+                DevNumber::Directory | DevNumber::Other => continue,
+            }
+        }
+        mounts.push(FsMount {
+            dirname: PathBuf::from(std::ffi::OsStr::from_bytes(&fields.mountpoint)),
+            devtype: String::from_utf8_lossy(&fields.fstype).into_owned(),
+            devmajor,
+            devminor,
+        });
+    }
+    mounts
+}
+
+struct MountinfoFields {
+    major: u32,
+    minor: u32,
+    mountpoint: Vec<u8>,
+    fstype: Vec<u8>,
+    source: Vec<u8>,
+}
+
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// A cursor over one line, with the few `scanf()` conversions the parsers need.
+struct Scanner<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn new(s: &'a [u8]) -> Self {
+        Scanner { s, pos: 0 }
+    }
+
+    fn skip_space(&mut self) {
+        while self.pos < self.s.len() && is_c_space(self.s[self.pos]) {
+            self.pos += 1;
+        }
+    }
+
+    /// `%u` (after white space): decimal digits.
+    fn unsigned(&mut self) -> Option<u32> {
+        self.skip_space();
+        self.digits(10)
+    }
+
+    /// `%x` (after white space): hexadecimal digits.
+    fn hex(&mut self) -> Option<u32> {
+        self.skip_space();
+        self.digits(16)
+    }
+
+    fn digits(&mut self, radix: u32) -> Option<u32> {
+        let start = self.pos;
+        let mut value: u32 = 0;
+        while let Some(d) = self
+            .s
+            .get(self.pos)
+            .and_then(|&c| char::from(c).to_digit(radix))
+        {
+            value = value.wrapping_mul(radix).wrapping_add(d);
+            self.pos += 1;
+        }
+        (self.pos > start).then_some(value)
+    }
+
+    /// A literal character of the format (not white space).
+    fn literal(&mut self, c: u8) -> Option<()> {
+        (self.s.get(self.pos) == Some(&c)).then(|| self.pos += 1)
+    }
+
+    /// `%s` (after white space): a run of non-space bytes, as a range.
+    fn word(&mut self) -> Option<(usize, usize)> {
+        self.skip_space();
+        let start = self.pos;
+        while self.pos < self.s.len() && !is_c_space(self.s[self.pos]) {
+            self.pos += 1;
+        }
+        (self.pos > start).then_some((start, self.pos))
+    }
+}
+
+/// qemu-ga's reading of a mountinfo line, "ID PARENT MAJ:MIN ROOT MOUNTPOINT
+/// OPTIONS... - TYPE SOURCE SUPEROPTIONS": the mount point must be followed by at
+/// least one character, and so must the source.
+fn scan_mountinfo_line(line: &[u8]) -> Option<MountinfoFields> {
+    let mut sc = Scanner::new(line);
+    sc.unsigned()?;
+    sc.unsigned()?;
+    let major = sc.unsigned()?;
+    sc.literal(b':')?;
+    let minor = sc.unsigned()?;
+    sc.word()?;
+    let (dir_s, dir_e) = sc.word()?;
+    if dir_e >= line.len() {
+        return None;
+    }
+    let dash = find(&line[dir_e..], b" - ")? + dir_e;
+    let mut sc = Scanner::new(&line[dash..]);
+    sc.skip_space();
+    sc.literal(b'-')?;
+    let (type_s, type_e) = sc.word()?;
+    let (dev_s, dev_e) = sc.word()?;
+    if dash + dev_e >= line.len() {
+        return None;
+    }
+    let tail = &line[dash..];
+    Some(MountinfoFields {
+        major,
+        minor,
+        mountpoint: decode_mntname(&line[dir_s..dir_e]),
+        fstype: tail[type_s..type_e].to_vec(),
+        source: decode_mntname(&tail[dev_s..dev_e]),
+    })
+}
+
+/// The first occurrence of `needle` in `haystack` (C's `strstr`).
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The mount table's escapes: `\\` is a backslash, `\ooo` (first digit 0-3) an
+/// octal byte; any other backslash stays.
+fn decode_mntname(name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len());
+    let mut i = 0;
+    while i < name.len() {
+        let c = name[i];
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+        } else if name.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if let (Some(a @ b'0'..=b'3'), Some(b @ b'0'..=b'7'), Some(d @ b'0'..=b'7')) =
+            (name.get(i + 1), name.get(i + 2), name.get(i + 3))
+        {
+            out.push((a - b'0') * 64 + (b - b'0') * 8 + (d - b'0'));
+            i += 4;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+enum DevNumber {
+    Block(u32, u32),
+    Directory,
+    Other,
+}
+
+/// What a mount source is: a block device (with its numbers), a directory (a bind
+/// mount), or anything else (including a path that cannot be stat()ed).
+fn dev_major_minor(path: &Path) -> DevNumber {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => DevNumber::Directory,
+        Ok(m) if m.file_type().is_block_device() => {
+            let rdev = m.rdev();
+            DevNumber::Block(libc::major(rdev), libc::minor(rdev))
+        }
+        _ => DevNumber::Other,
+    }
+}
+
+/// The local filesystems of /proc/self/mounts content (qemu-ga's fallback): sources
+/// that start with `/`, not smbfs or cifs, not bind mounts of a directory; the
+/// device numbers of the source (0:0 when it is not a block device).
+pub fn parse_mounts(content: &[u8]) -> Vec<FsMount> {
+    let mut mounts = Vec::new();
+    for line in content.split(|&b| b == b'\n') {
+        let mut fields = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|f| !f.is_empty());
+        let (Some(source), Some(dir), Some(fstype)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if source.starts_with(b"#") {
+            continue;
+        }
+        let source = decode_mntname(source);
+        if source.first() != Some(&b'/') || fstype == b"smbfs" || fstype == b"cifs" {
+            continue;
+        }
+        let (devmajor, devminor) =
+            match dev_major_minor(Path::new(std::ffi::OsStr::from_bytes(&source))) {
+                DevNumber::Directory => continue,
+                DevNumber::Block(major, minor) => (major, minor),
+                DevNumber::Other => (0, 0),
+            };
+        mounts.push(FsMount {
+            dirname: PathBuf::from(std::ffi::OsStr::from_bytes(&decode_mntname(dir))),
+            devtype: String::from_utf8_lossy(fstype).into_owned(),
+            devmajor,
+            devminor,
+        });
+    }
+    mounts
+}
+
+/// One entry of the answer.
+fn fsinfo_for_mount(
+    mount: &FsMount,
+    sources: &FsInfoSources,
+) -> Result<GuestFilesystemInfo, CommandError> {
+    let devpath = sources
+        .sysfs
+        .join("dev/block")
+        .join(format!("{}:{}", mount.devmajor, mount.devminor));
+    let mut name = None;
+    let mut disks = Vec::new();
+    fsinfo_for_device(&devpath, &mut name, &mut disks, sources, 0)?;
+    let (used_bytes, total_bytes) = match rustix::fs::statvfs(&mount.dirname) {
+        Ok(st) => {
+            let used = st.f_blocks.wrapping_sub(st.f_bfree);
+            let nonroot_total = used.wrapping_add(st.f_bavail);
+            (
+                Some(used.wrapping_mul(st.f_frsize)),
+                Some(nonroot_total.wrapping_mul(st.f_frsize)),
+            )
+        }
+        Err(_) => (None, None),
+    };
+    Ok(GuestFilesystemInfo {
+        name: name.unwrap_or_default(),
+        mountpoint: mount.dirname.to_string_lossy().into_owned(),
+        r#type: mount.devtype.clone(),
+        used_bytes,
+        total_bytes,
+        disk: disks,
+    })
+}
+
+fn basename(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.to_string_lossy().into_owned())
+}
+
+/// Resolve a device's sysfs path and collect its disks (qemu-ga's
+/// `build_guest_fsinfo_for_device()`); `name` is set by the first call. `depth`
+/// counts the virtual devices above this one.
+fn fsinfo_for_device(
+    devpath: &Path,
+    name: &mut Option<String>,
+    disks: &mut Vec<GuestDiskAddress>,
+    sources: &FsInfoSources,
+    depth: usize,
+) -> Result<(), CommandError> {
+    let syspath = match fs::canonicalize(devpath) {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // The device may be missing from sysfs (e.g. in a container).
+            name.get_or_insert_with(|| basename(devpath));
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(errno_error(
+                format_args!("realpath(\"{}\")", devpath.display()),
+                &e,
+            ))
+        }
+    };
+    name.get_or_insert_with(|| basename(&syspath));
+    let text = syspath.to_string_lossy().into_owned();
+    if text.contains("/devices/virtual/block/") {
+        fsinfo_for_virtual_device(&syspath, name, disks, sources, depth)
+    } else {
+        fsinfo_for_real_device(&syspath, &text, disks, sources)
+    }
+}
+
+/// Virtual devices stacked deeper than this are not followed: real stacks
+/// (partition, md, dm, dm) are a few levels deep, and a loop in `slaves` links
+/// would otherwise recurse without end (qemu-ga crashes on one).
+const MAX_DEVICE_DEPTH: usize = 32;
+
+/// A virtual block device: its disks are those of its slaves, in the reverse of
+/// directory order (qemu-ga prepends each).
+fn fsinfo_for_virtual_device(
+    syspath: &Path,
+    name: &mut Option<String>,
+    disks: &mut Vec<GuestDiskAddress>,
+    sources: &FsInfoSources,
+    depth: usize,
+) -> Result<(), CommandError> {
+    if depth >= MAX_DEVICE_DEPTH {
+        return Ok(());
+    }
+    let dirpath = syspath.join("slaves");
+    let entries = match fs::read_dir(&dirpath) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(errno_error(
+                format_args!("opendir(\"{}\")", dirpath.display()),
+                &e,
+            ))
+        }
+    };
+    for entry in entries {
+        let entry = entry
+            .map_err(|e| errno_error(format_args!("readdir(\"{}\")", dirpath.display()), &e))?;
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            fsinfo_for_device(&entry.path(), name, disks, sources, depth + 1)?;
+        }
+    }
+    Ok(())
+}
+
+/// A real block device: one disk address, kept when qemu-ga would keep it (the
+/// bus was recognised, or udev knows a device node or serial).
+fn fsinfo_for_real_device(
+    syspath: &Path,
+    text: &str,
+    disks: &mut Vec<GuestDiskAddress>,
+    sources: &FsInfoSources,
+) -> Result<(), CommandError> {
+    let mut disk = GuestDiskAddress {
+        pci_controller: GuestPCIAddress {
+            domain: -1,
+            bus: -1,
+            slot: -1,
+            function: -1,
+        },
+        bus_type: GuestDiskBusType::Unknown,
+        bus: 0,
+        target: 0,
+        unit: 0,
+        serial: None,
+        dev: None,
+        ccw_address: None,
+    };
+    if let Some(udev_data) = &sources.udev_data {
+        let (dev, serial) = udev_info(syspath, udev_data);
+        disk.dev = dev;
+        disk.serial = serial;
+    }
+    let has_hwinf = if text.contains("/devices/pci") {
+        pci_disk(text, &mut disk)?
+    } else if text.contains("/devices/css") {
+        ccw_disk(text, &mut disk)
+    } else if text.contains("/virtio") {
+        nonpci_virtio_disk(text, &mut disk)
+    } else {
+        false
+    };
+    if has_hwinf || disk.dev.is_some() || disk.serial.is_some() {
+        disks.insert(0, disk);
+    }
+    Ok(())
+}
+
+/// What libudev tells qemu-ga about a device: its node (`/dev/` + DEVNAME of the
+/// device's uevent file) and its serial (the non-empty `ID_SERIAL` property of
+/// udev's database entry `b<major>:<minor>`).
+fn udev_info(syspath: &Path, udev_data: &Path) -> (Option<String>, Option<String>) {
+    let uevent = fs::read_to_string(syspath.join("uevent")).unwrap_or_default();
+    let mut devname = None;
+    let (mut major, mut minor) = (None, None);
+    for line in uevent.lines() {
+        if let Some(v) = line.strip_prefix("DEVNAME=") {
+            devname = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("MAJOR=") {
+            major = Some(v.to_string());
+        } else if let Some(v) = line.strip_prefix("MINOR=") {
+            minor = Some(v.to_string());
+        }
+    }
+    let dev = devname.map(|name| {
+        if name.starts_with('/') {
+            name
+        } else {
+            format!("/dev/{name}")
+        }
+    });
+    let serial = major.zip(minor).and_then(|(major, minor)| {
+        let db = fs::read_to_string(udev_data.join(format!("b{major}:{minor}"))).ok()?;
+        db.lines()
+            .filter_map(|l| l.strip_prefix("E:ID_SERIAL="))
+            .next_back()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    });
+    (dev, serial)
+}
+
+/// The basename of the `driver` link of the device at `path`.
+fn pci_driver(path: &str) -> Option<String> {
+    let target = fs::read_link(format!("{path}/driver")).ok()?;
+    Some(basename(&target))
+}
+
+/// The drivers qemu-ga 7.2 knows the disks of.
+const KNOWN_DRIVERS: [&str; 5] = ["ata_piix", "sym53c8xx", "virtio-pci", "ahci", "nvme"];
+
+/// Parse "DOMAIN:BUS:SLOT.FUNCTION" (hex), returning it and the bytes used.
+fn scan_pci(s: &[u8]) -> Option<([u32; 4], usize)> {
+    let mut sc = Scanner::new(s);
+    let domain = sc.hex()?;
+    sc.literal(b':')?;
+    let bus = sc.hex()?;
+    sc.literal(b':')?;
+    let slot = sc.hex()?;
+    sc.literal(b'.')?;
+    let function = sc.hex()?;
+    Some(([domain, bus, slot, function], sc.pos))
+}
+
+/// The SCSI address after "/target": "H:C:T/H:C:T:L" gives (C, T, L).
+fn scan_target(s: &[u8]) -> Option<[u32; 3]> {
+    let mut sc = Scanner::new(s);
+    sc.unsigned()?;
+    sc.literal(b':')?;
+    sc.unsigned()?;
+    sc.literal(b':')?;
+    sc.unsigned()?;
+    sc.literal(b'/')?;
+    sc.unsigned()?;
+    sc.literal(b':')?;
+    let channel = sc.unsigned()?;
+    sc.literal(b':')?;
+    let target = sc.unsigned()?;
+    sc.literal(b':')?;
+    let lun = sc.unsigned()?;
+    Some([channel, target, lun])
+}
+
+/// A disk under a PCI device (qemu-ga's `build_guest_fsinfo_for_pci_dev()`).
+fn pci_disk(syspath: &str, disk: &mut GuestDiskAddress) -> Result<bool, CommandError> {
+    let bytes = syspath.as_bytes();
+    let Some(start) = syspath.find("/devices/pci") else {
+        return Ok(false);
+    };
+    // "/devices/pciDDDD:BB/" then the first device's address.
+    let mut p = start + 12;
+    let first = {
+        let mut sc = Scanner::new(&bytes[p..]);
+        sc.hex()
+            .and_then(|_| sc.literal(b':'))
+            .and_then(|_| sc.hex())
+            .and_then(|_| sc.literal(b'/'))
+            .map(|_| sc.pos)
+    };
+    let Some((mut pci, len)) =
+        first.and_then(|skip| scan_pci(&bytes[p + skip..]).map(|(pci, len)| (pci, skip + len)))
+    else {
+        return Ok(false);
+    };
+    p += len;
+    // Walk down through bridges until a device with a known driver.
+    let driver = loop {
+        if let Some(driver) = pci_driver(&syspath[..p]) {
+            if KNOWN_DRIVERS.contains(&driver.as_str()) {
+                break driver;
+            }
+        }
+        match bytes[p..].strip_prefix(b"/").and_then(scan_pci) {
+            Some((next, len)) => {
+                pci = next;
+                p += 1 + len;
+            }
+            None => return Ok(false),
+        }
+    };
+
+    let tgt = syspath
+        .find("/target")
+        .and_then(|at| scan_target(&bytes[at + 7..]));
+
+    let (host_at, number_at, ata) = match syspath.find("/ata") {
+        Some(at) => (Some(at), at + 4, true),
+        None => match syspath.find("/host") {
+            Some(at) => (Some(at), at + 5, false),
+            None => (None, 0, false),
+        },
+    };
+    let mut host = None;
+    let mut hosts = Vec::new();
+    if let Some(at) = host_at {
+        if let Some(n) = Scanner::new(&bytes[number_at..]).unsigned() {
+            host = Some(n);
+            hosts = build_hosts(&syspath[..at], ata)?;
+        }
+    }
+
+    disk.pci_controller = GuestPCIAddress {
+        domain: i64::from(pci[0]),
+        bus: i64::from(pci[1]),
+        slot: i64::from(pci[2]),
+        function: i64::from(pci[3]),
+    };
+
+    let host_index = || host.and_then(|h| hosts.iter().position(|&x| x == h));
+    match driver.as_str() {
+        "ata_piix" => {
+            // One host per IDE bus; the unit is the target number.
+            let (Some(tgt), Some(index)) = (tgt, host_index()) else {
+                return Ok(false);
+            };
+            disk.bus_type = GuestDiskBusType::Ide;
+            disk.bus = index as i64;
+            disk.unit = i64::from(tgt[1]);
+        }
+        "sym53c8xx" => {
+            let Some(tgt) = tgt else {
+                return Ok(false);
+            };
+            disk.bus_type = GuestDiskBusType::Scsi;
+            disk.unit = i64::from(tgt[1]);
+        }
+        "virtio-pci" => match tgt {
+            // virtio-scsi: the unit is the LUN.
+            Some(tgt) => {
+                disk.bus_type = GuestDiskBusType::Scsi;
+                disk.unit = i64::from(tgt[2]);
+            }
+            // virtio-blk: one disk per device.
+            None => disk.bus_type = GuestDiskBusType::Virtio,
+        },
+        "ahci" => {
+            // One host per port; the unit is the port's rank.
+            let (Some(_), Some(index)) = (tgt, host_index()) else {
+                return Ok(false);
+            };
+            disk.unit = index as i64;
+            disk.bus_type = GuestDiskBusType::Sata;
+        }
+        _ => disk.bus_type = GuestDiskBusType::Nvme,
+    }
+    Ok(true)
+}
+
+/// The numbers of the `ataN` (or `hostN`) entries of a directory, at most 8 of
+/// them, sorted.
+fn build_hosts(dir: &str, ata: bool) -> Result<Vec<u32>, CommandError> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| errno_error(format_args!("opendir(\"{dir}\")"), &e))?;
+    let prefix: &[u8] = if ata { b"ata" } else { b"host" };
+    let mut hosts = Vec::new();
+    for entry in entries {
+        if hosts.len() >= 8 {
+            break;
+        }
+        let Ok(entry) = entry else {
+            break;
+        };
+        let name = entry.file_name();
+        if let Some(rest) = name.as_bytes().strip_prefix(prefix) {
+            if let Some(n) = scan_c_int(rest) {
+                hosts.push(n);
+            }
+        }
+    }
+    hosts.sort_unstable();
+    Ok(hosts)
+}
+
+/// `%d` into an unsigned: optional white space and sign, then digits.
+fn scan_c_int(s: &[u8]) -> Option<u32> {
+    let mut sc = Scanner::new(s);
+    sc.skip_space();
+    let negative = match sc.s.get(sc.pos) {
+        Some(b'-') => {
+            sc.pos += 1;
+            true
+        }
+        Some(b'+') => {
+            sc.pos += 1;
+            false
+        }
+        _ => false,
+    };
+    let n = sc.digits(10)?;
+    Some(if negative { n.wrapping_neg() } else { n })
+}
+
+/// A virtio disk not on PCI (e.g. s390x channel I/O): virtio-scsi when the path has
+/// a SCSI target, virtio-blk otherwise.
+fn nonpci_virtio_disk(syspath: &str, disk: &mut GuestDiskAddress) -> bool {
+    if !syspath.contains("/virtio") || !syspath.contains("/block") {
+        return false;
+    }
+    let tgt = syspath
+        .find("/target")
+        .and_then(|at| scan_target(&syspath.as_bytes()[at + 7..]));
+    match tgt {
+        Some([bus, target, unit]) => {
+            disk.bus_type = GuestDiskBusType::Scsi;
+            disk.bus = i64::from(bus);
+            disk.target = i64::from(target);
+            disk.unit = i64::from(unit);
+        }
+        None => disk.bus_type = GuestDiskBusType::Virtio,
+    }
+    true
+}
+
+/// A disk on an s390x channel subsystem: "/devices/cssN/C.S.SUBCH/X.Y.DEVNO/".
+fn ccw_disk(syspath: &str, disk: &mut GuestDiskAddress) -> bool {
+    let Some(at) = syspath.find("/devices/css") else {
+        return false;
+    };
+    let mut sc = Scanner::new(&syspath.as_bytes()[at + 12..]);
+    let mut next = || -> Option<[u32; 4]> {
+        sc.hex()?;
+        sc.literal(b'/')?;
+        let cssid = sc.hex()?;
+        sc.literal(b'.')?;
+        let ssid = sc.hex()?;
+        sc.literal(b'.')?;
+        let subchno = sc.hex()?;
+        sc.literal(b'/')?;
+        sc.hex()?;
+        sc.literal(b'.')?;
+        sc.hex()?;
+        sc.literal(b'.')?;
+        let devno = sc.hex()?;
+        Some([cssid, ssid, subchno, devno])
+    };
+    let Some([cssid, ssid, subchno, devno]) = next() else {
+        return false;
+    };
+    disk.ccw_address = Some(GuestCCWAddress {
+        cssid: i64::from(cssid),
+        ssid: i64::from(ssid),
+        subchno: i64::from(subchno),
+        devno: i64::from(devno),
+    });
+    if syspath[at..].contains("/virtio") {
+        nonpci_virtio_disk(syspath, disk);
+    }
+    true
+}
