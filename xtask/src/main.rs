@@ -2,9 +2,11 @@
 //!
 //! - `regen [--check]`: rewrites the files generated from `qga-schema.json`, or with
 //!   `--check` fails naming those that are stale (CI runs it).
+//! - `demo`: our agent on a temporary unix socket, and the `qga` command against it.
 //! - `vm [--agent PATH] [--keep] [--require-all]`: boots a Linux guest under QEMU with
 //!   the agent on a virtio-serial port and exercises the system-changing commands.
 
+mod demo;
 mod regen;
 mod vm;
 
@@ -14,6 +16,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask TASK
 
 tasks:
+  demo              run our agent on a temporary socket and talk to it with qga
   regen [--check]   rewrite the files generated from qga-schema.json
                     (--check: change nothing, fail if any is stale)
   vm [--agent PATH] [--keep] [--require-all]
@@ -25,6 +28,7 @@ tasks:
 enum Task {
     Regen { mode: regen::Mode },
     Vm { args: Vec<String> },
+    Demo,
 }
 
 fn parse(args: &[String]) -> Result<Task, String> {
@@ -37,6 +41,7 @@ fn parse(args: &[String]) -> Result<Task, String> {
             mode: regen::Mode::Check,
         }),
         ("regen", _) => Err(format!("regen takes only --check\n\n{USAGE}")),
+        ("demo", []) => Ok(Task::Demo),
         ("vm", rest) => Ok(Task::Vm {
             args: rest.to_vec(),
         }),
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
     let result = match parse(&args) {
         Ok(Task::Regen { mode }) => regen::run(&root(), mode),
         Ok(Task::Vm { args }) => vm::run(&args),
+        Ok(Task::Demo) => demo::run(&root()),
         Err(usage) => {
             eprintln!("{usage}");
             return ExitCode::from(2);
