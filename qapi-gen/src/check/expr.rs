@@ -95,7 +95,9 @@ pub fn c_name(name: &str) -> String {
 }
 
 /// Checks one expression.
-pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
+pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
+    let (doc, doc_info) = (expr.doc.take(), expr.doc_info.take());
+    let expr = &expr;
     let info = &expr.info;
     let metas: Vec<&str> = METAS.iter().copied().filter(|m| expr.has(m)).collect();
     if metas.len() != 1 {
@@ -109,7 +111,7 @@ pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
     let info = &info.in_defn(meta, &name);
     check_defn_name(&name, info, meta, pragma)?;
 
-    match (&expr.doc, &expr.doc_info) {
+    match (&doc, &doc_info) {
         (Some(doc), Some(doc_info)) => {
             if doc.symbol.as_deref() != Some(name.as_str()) {
                 return Err(Error::at(
@@ -273,8 +275,8 @@ pub fn check_expr(expr: &Expr, pragma: &Pragma) -> Result<Def, Error> {
         meta,
         name,
         info: info.clone(),
-        doc: expr.doc.clone(),
-        doc_info: expr.doc_info.clone(),
+        doc,
+        doc_info,
         cond,
         features,
         kind,

@@ -21,10 +21,11 @@ pub fn load_str(path: &Path, src: &str) -> Result<Schema, Error> {
 }
 
 fn check(parsed: Parsed) -> Result<Schema, Error> {
+    let pragma = &parsed.pragma;
     let defs = parsed
         .exprs
-        .iter()
-        .map(|e| expr::check_expr(e, &parsed.pragma))
+        .into_iter()
+        .map(|e| expr::check_expr(e, pragma))
         .collect::<Result<Vec<_>, _>>()?;
     schema::check_schema(defs, parsed.pragma, parsed.free_docs)
 }

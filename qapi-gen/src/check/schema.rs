@@ -2,6 +2,7 @@
 //! type of the right kind, members do not clash, unions and alternates are
 //! well formed, documentation matches its definition. Builds the [`model`](crate::model).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use super::expr::{c_name, Def, DefKind, RawData, RawMember, RawType};
@@ -32,6 +33,27 @@ enum JsonKind {
     Object,
 }
 
+/// A member already on the wire, as messages describe it (see [`Checker::member_desc`]).
+#[derive(Debug, Clone, Copy)]
+struct Seen<'m> {
+    role: &'static str,
+    name: &'m str,
+    defined_in: &'m str,
+    current: &'m str,
+}
+
+impl std::fmt::Display for Seen<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Seen {
+            role,
+            name,
+            defined_in,
+            current,
+        } = *self;
+        f.write_str(&Checker::member_desc(role, name, defined_in, current))
+    }
+}
+
 struct Checker<'a> {
     defs: &'a [Def],
     pragma: &'a Pragma,
@@ -51,7 +73,7 @@ fn builtin_json(b: Builtin) -> Option<JsonKind> {
     }
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
     fn describe(&self, kind: &Kind, name: &str) -> String {
         match kind {
             Kind::Builtin(Builtin::QType) => "enum type 'QType'".to_owned(),
@@ -118,7 +140,7 @@ impl Checker<'_> {
         &self,
         index: usize,
         stack: &mut Vec<usize>,
-    ) -> Result<Vec<(RawMember, String)>, Error> {
+    ) -> Result<Vec<(&'a RawMember, &'a str)>, Error> {
         let def = &self.defs[index];
         if stack.contains(&index) {
             return Err(Error::at(
@@ -135,7 +157,7 @@ impl Checker<'_> {
             let base_index = self.struct_base(base, &def.info)?;
             all = self.struct_members(base_index, stack)?;
         }
-        all.extend(members.iter().map(|m| (m.clone(), def.name.clone())));
+        all.extend(members.iter().map(|m| (m, def.name.as_str())));
         stack.pop();
         Ok(all)
     }
@@ -180,23 +202,43 @@ impl Checker<'_> {
     }
 
     /// Resolves and clash-checks a list of members; `seen` holds those already on
-    /// the wire (c name → description).
-    fn check_members(
+    /// the wire (c name → how to describe it). Descriptions are written only for
+    /// messages.
+    fn check_members<'m>(
         &self,
-        members: &[(RawMember, String)],
-        role: &str,
-        current: &str,
+        members: &[(&'m RawMember, &'m str)],
+        role: &'static str,
+        current: &'m str,
         info: &SourceInfo,
-        seen: &mut HashMap<String, String>,
+        seen: &mut HashMap<String, Seen<'m>>,
     ) -> Result<(), Error> {
-        for (m, defined_in) in members {
-            let desc = Self::member_desc(role, &m.name, defined_in, current);
-            self.resolve(&m.ty, info, &desc)?;
-            Self::check_features_clash(&m.features, info)?;
-            if let Some(other) = seen.get(&c_name(&m.name)) {
-                return Err(Error::at(info, format!("{desc} collides with {other}")));
+        for &(m, defined_in) in members {
+            let this = Seen {
+                role,
+                name: &m.name,
+                defined_in,
+                current,
+            };
+            if let RawType::Name(name) = &m.ty {
+                // The common case, without writing the description.
+                if self.lookup_type(name).is_none() {
+                    self.resolve(&m.ty, info, &this.to_string())?;
+                }
+            } else {
+                self.resolve(&m.ty, info, &this.to_string())?;
             }
-            seen.insert(c_name(&m.name), desc);
+            Self::check_features_clash(&m.features, info)?;
+            match seen.entry(c_name(&m.name)) {
+                Entry::Occupied(other) => {
+                    return Err(Error::at(
+                        info,
+                        format!("{this} collides with {}", other.get()),
+                    ));
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(this);
+                }
+            }
         }
         Ok(())
     }
@@ -312,7 +354,7 @@ impl Checker<'_> {
 
     fn check_data(
         &self,
-        def: &Def,
+        def: &'a Def,
         data: Option<&RawData>,
         boxed: bool,
         what: &str,
@@ -321,11 +363,8 @@ impl Checker<'_> {
         match data {
             None => Ok(()),
             Some(RawData::Inline(members)) => {
-                let owned: Vec<_> = members
-                    .iter()
-                    .map(|m| (m.clone(), def.name.clone()))
-                    .collect();
-                self.check_members(&owned, "parameter", &def.name, info, &mut HashMap::new())
+                let members: Vec<_> = members.iter().map(|m| (m, def.name.as_str())).collect();
+                self.check_members(&members, "parameter", &def.name, info, &mut HashMap::new())
             }
             Some(RawData::Named(name)) => {
                 let (kind, name) = self.resolve(&RawType::Name(name.clone()), info, what)?;
@@ -350,19 +389,16 @@ impl Checker<'_> {
 
     fn check_union(
         &self,
-        def: &Def,
-        base: &RawData,
+        def: &'a Def,
+        base: &'a RawData,
         discriminator: &str,
-        branches: &[RawMember],
+        branches: &'a [RawMember],
     ) -> Result<(), Error> {
         let info = &def.info;
         let (base_members, base_desc) = match base {
             RawData::Inline(members) => {
-                let owned: Vec<_> = members
-                    .iter()
-                    .map(|m| (m.clone(), def.name.clone()))
-                    .collect();
-                (owned, "'base'".to_owned())
+                let members: Vec<_> = members.iter().map(|m| (m, def.name.as_str())).collect();
+                (members, "'base'".to_owned())
             }
             RawData::Named(name) => {
                 let index = self.struct_base(name, info)?;
@@ -665,8 +701,41 @@ pub fn check_schema(
     for i in 0..defs.len() {
         checker.check_def(i)?;
     }
-    let entities = defs.iter().map(|d| build(&checker, d)).collect();
-    Ok(Schema::new(entities, pragma.clone(), free_docs))
+    // The members of named union bases, with their docs from the structs that
+    // define them; then the definitions themselves become the model.
+    let union_bases: Vec<Option<Vec<Member>>> = defs
+        .iter()
+        .map(|def| match &def.kind {
+            DefKind::Union {
+                base: RawData::Named(n),
+                ..
+            } => {
+                let Some(Kind::Struct(i)) = checker.names.get(n) else {
+                    unreachable!("checked")
+                };
+                let all = checker
+                    .struct_members(*i, &mut Vec::new())
+                    .expect("checked");
+                let owner_doc = |owner: &str| match checker.names.get(owner) {
+                    Some(Kind::Struct(i)) => defs[*i].doc.as_ref(),
+                    _ => None,
+                };
+                Some(
+                    all.iter()
+                        .map(|&(m, owner)| member(m.clone(), owner_doc(owner)))
+                        .collect(),
+                )
+            }
+            _ => None,
+        })
+        .collect();
+    drop(checker);
+    let entities = defs
+        .into_iter()
+        .zip(union_bases)
+        .map(|(def, base)| build(def, base))
+        .collect();
+    Ok(Schema::new(entities, pragma, free_docs))
 }
 
 fn type_ref(ty: &RawType) -> TypeRef {
@@ -679,130 +748,136 @@ fn type_ref(ty: &RawType) -> TypeRef {
     }
 }
 
-fn member(m: &RawMember, doc: Option<&Doc>) -> Member {
+fn member(m: RawMember, doc: Option<&Doc>) -> Member {
     Member {
-        name: m.name.clone(),
-        ty: type_ref(&m.ty),
-        optional: m.optional,
-        cond: m.cond.clone(),
-        features: m.features.clone(),
         doc: doc.and_then(|d| d.member(&m.name)).map(str::to_owned),
+        ty: type_ref(&m.ty),
+        name: m.name,
+        optional: m.optional,
+        cond: m.cond,
+        features: m.features,
     }
 }
 
-fn build(checker: &Checker<'_>, def: &Def) -> Entity {
-    let doc = def.doc.as_ref();
-    let members = |ms: &[RawMember]| ms.iter().map(|m| member(m, doc)).collect::<Vec<_>>();
-    let data = |d: &Option<RawData>| match d {
+/// The model of a checked definition; `union_base` holds the members of a union's
+/// named base.
+fn build(def: Def, union_base: Option<Vec<Member>>) -> Entity {
+    let doc = def.doc;
+    let members = |ms: Vec<RawMember>, doc: Option<&Doc>| {
+        ms.into_iter().map(|m| member(m, doc)).collect::<Vec<_>>()
+    };
+    let data = |d: Option<RawData>, doc: Option<&Doc>| match d {
         None => None,
         Some(RawData::Inline(ms)) if ms.is_empty() => None,
-        Some(RawData::Inline(ms)) => Some(model::Arguments::Inline(members(ms))),
-        Some(RawData::Named(n)) => Some(model::Arguments::Named(n.clone())),
+        Some(RawData::Inline(ms)) => Some(model::Arguments::Inline(members(ms, doc))),
+        Some(RawData::Named(n)) => Some(model::Arguments::Named(n)),
     };
-    let common = Common {
-        name: def.name.clone(),
-        cond: def.cond.clone(),
-        features: def.features.clone(),
-        doc: def.doc.clone(),
-        info: model::Info {
-            file: def.info.file.clone(),
-            line: def.info.line,
-            col: def.info.col.unwrap_or(1),
-        },
+    let info = model::Info {
+        file: def.info.file.clone(),
+        line: def.info.line,
+        col: def.info.col.unwrap_or(1),
     };
-    match &def.kind {
-        DefKind::Enum { values, prefix } => Entity::Enum(model::Enum {
-            common,
-            prefix: prefix.clone(),
-            values: values
-                .iter()
+    let common = |doc: Option<Doc>| Common {
+        name: def.name,
+        cond: def.cond,
+        features: def.features,
+        doc,
+        info,
+    };
+    match def.kind {
+        DefKind::Enum { values, prefix } => {
+            let values = values
+                .into_iter()
                 .map(|v| model::EnumValue {
-                    doc: doc.and_then(|d| d.member(&v.name)).map(str::to_owned),
-                    ..v.clone()
+                    doc: doc
+                        .as_ref()
+                        .and_then(|d| d.member(&v.name))
+                        .map(str::to_owned),
+                    ..v
                 })
-                .collect(),
-        }),
-        DefKind::Struct { base, members: ms } => Entity::Struct(model::Struct {
-            common,
-            base: base.clone(),
-            members: members(ms),
-        }),
+                .collect();
+            Entity::Enum(model::Enum {
+                common: common(doc),
+                prefix,
+                values,
+            })
+        }
+        DefKind::Struct { base, members: ms } => {
+            let members = members(ms, doc.as_ref());
+            Entity::Struct(model::Struct {
+                common: common(doc),
+                base,
+                members,
+            })
+        }
         DefKind::Union {
             base,
             discriminator,
             branches,
         } => {
             let (base_name, base_members) = match base {
-                RawData::Inline(ms) => (None, members(ms)),
-                RawData::Named(n) => {
-                    let Some(Kind::Struct(i)) = checker.names.get(n) else {
-                        unreachable!("checked")
-                    };
-                    let all = checker
-                        .struct_members(*i, &mut Vec::new())
-                        .expect("checked");
-                    let owner_doc = |owner: &str| {
-                        checker
-                            .defs
-                            .iter()
-                            .find(|d| d.name == owner)
-                            .and_then(|d| d.doc.clone())
-                    };
-                    let built = all
-                        .iter()
-                        .map(|(m, owner)| member(m, owner_doc(owner).as_ref()))
-                        .collect();
-                    (Some(n.clone()), built)
-                }
+                RawData::Inline(ms) => (None, members(ms, doc.as_ref())),
+                RawData::Named(n) => (Some(n), union_base.expect("built for named bases")),
             };
             let tag = base_members
                 .iter()
-                .find(|m| &m.name == discriminator)
+                .find(|m| m.name == discriminator)
                 .expect("checked");
             let TypeRef::Named(discriminator_enum) = &tag.ty else {
                 unreachable!("checked: an enum")
             };
+            let discriminator_enum = discriminator_enum.clone();
+            let branches = branches
+                .into_iter()
+                .map(|b| model::Branch {
+                    value: b.name,
+                    ty: match b.ty {
+                        RawType::Name(n) | RawType::Array(n) => n,
+                    },
+                    cond: b.cond,
+                })
+                .collect();
             Entity::Union(model::Union {
-                common,
+                common: common(doc),
                 base_name,
-                discriminator_enum: discriminator_enum.clone(),
-                discriminator: discriminator.clone(),
+                discriminator_enum,
+                discriminator,
                 base_members,
-                branches: branches
-                    .iter()
-                    .map(|b| model::Branch {
-                        value: b.name.clone(),
-                        ty: match &b.ty {
-                            RawType::Name(n) | RawType::Array(n) => n.clone(),
-                        },
-                        cond: b.cond.clone(),
-                    })
-                    .collect(),
+                branches,
             })
         }
-        DefKind::Alternate { branches } => Entity::Alternate(model::Alternate {
-            common,
-            branches: members(branches),
-        }),
+        DefKind::Alternate { branches } => {
+            let branches = members(branches, doc.as_ref());
+            Entity::Alternate(model::Alternate {
+                common: common(doc),
+                branches,
+            })
+        }
         DefKind::Command {
             data: d,
             returns,
             flags,
-        } => Entity::Command(model::Command {
-            common,
-            data: data(d),
-            boxed: flags.boxed,
-            returns: returns.as_ref().map(type_ref),
-            success_response: flags.success_response,
-            gen: flags.gen,
-            allow_oob: flags.allow_oob,
-            allow_preconfig: flags.allow_preconfig,
-            coroutine: flags.coroutine,
-        }),
-        DefKind::Event { data: d, boxed } => Entity::Event(model::Event {
-            common,
-            data: data(d),
-            boxed: *boxed,
-        }),
+        } => {
+            let data = data(d, doc.as_ref());
+            Entity::Command(model::Command {
+                common: common(doc),
+                data,
+                boxed: flags.boxed,
+                returns: returns.as_ref().map(type_ref),
+                success_response: flags.success_response,
+                gen: flags.gen,
+                allow_oob: flags.allow_oob,
+                allow_preconfig: flags.allow_preconfig,
+                coroutine: flags.coroutine,
+            })
+        }
+        DefKind::Event { data: d, boxed } => {
+            let data = data(d, doc.as_ref());
+            Entity::Event(model::Event {
+                common: common(doc),
+                data,
+                boxed,
+            })
+        }
     }
 }

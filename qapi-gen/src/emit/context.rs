@@ -7,6 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, ToTokens};
 
 use super::cond::CfgMap;
+use super::doc::Docs;
 use super::names;
 use super::Options;
 use crate::model::{Arguments, Builtin, Cond, Entity, Feature, Schema, TypeRef};
@@ -44,11 +45,10 @@ impl Std {
     }
 }
 
-pub struct Context<'a> {
-    pub schema: &'a Schema,
-    runtime: syn::Path,
-    types: syn::Path,
-    cfg: CfgMap,
+/// What the backends need to know about the whole schema: computed once per
+/// generated file set and shared by the threads that build and format the pieces.
+#[derive(Debug)]
+pub struct Shared {
     /// Rust names of every type the backends generate, to spot clashes with [`Std`].
     generated: HashSet<String>,
     /// For each type, the types it holds by value (not through an array), directly
@@ -56,17 +56,8 @@ pub struct Context<'a> {
     holds: HashMap<String, HashSet<String>>,
 }
 
-fn path(what: &str, text: &str) -> syn::Path {
-    match syn::parse_str(text) {
-        Ok(path) => path,
-        Err(e) => panic!("Options::{what}: `{text}` is not a Rust path: {e}"),
-    }
-}
-
-impl<'a> Context<'a> {
-    /// # Panics
-    /// When `options` holds a path or predicate that is not Rust syntax.
-    pub fn new(schema: &'a Schema, options: &Options) -> Self {
+impl Shared {
+    pub fn new(schema: &Schema) -> Self {
         let mut generated: HashSet<String> = HashSet::new();
         for entity in &schema.entities {
             let name = names::type_name(entity.name());
@@ -84,14 +75,60 @@ impl<'a> Context<'a> {
             }
             generated.insert(name);
         }
-        Context {
-            schema,
-            runtime: path("runtime", &options.runtime),
-            types: path("types", &options.types),
-            cfg: CfgMap::new(&options.cfg_map),
+        Shared {
             generated,
             holds: holds(schema),
         }
+    }
+}
+
+/// Everything an emitter needs. The tokens it holds tie it to one thread: each thread
+/// that builds pieces has its own, over the same [`Shared`].
+pub struct Context<'a> {
+    pub schema: &'a Schema,
+    runtime: syn::Path,
+    types: syn::Path,
+    cfg: CfgMap,
+    shared: &'a Shared,
+    /// The doc comments of the piece being built.
+    pub docs: Docs,
+    /// See [`Context::runtime_text`] and [`Context::is_none_text`].
+    runtime_text: String,
+    is_none_text: String,
+}
+
+fn path(what: &str, text: &str) -> syn::Path {
+    match syn::parse_str(text) {
+        Ok(path) => path,
+        Err(e) => panic!("Options::{what}: `{text}` is not a Rust path: {e}"),
+    }
+}
+
+impl<'a> Context<'a> {
+    /// # Panics
+    /// When `options` holds a path or predicate that is not Rust syntax.
+    pub fn new(schema: &'a Schema, options: &Options, shared: &'a Shared) -> Self {
+        let runtime = path("runtime", &options.runtime);
+        let mut cx = Context {
+            schema,
+            runtime_text: runtime.to_token_stream().to_string().replace(' ', ""),
+            runtime,
+            types: path("types", &options.types),
+            cfg: CfgMap::new(&options.cfg_map),
+            shared,
+            docs: Docs::default(),
+            is_none_text: String::new(),
+        };
+        cx.is_none_text = format!(
+            "{}::is_none",
+            cx.std(Std::Option).to_string().replace(' ', "")
+        );
+        cx
+    }
+
+    /// The doc comment for Markdown `text` (nothing for no text).
+    pub fn doc(&self, text: String) -> TokenStream {
+        self.docs.attr(text)
     }
 
     /// `ty` in a `Box` when [`Context::boxed`] says so.
@@ -111,6 +148,7 @@ impl<'a> Context<'a> {
             TypeRef::Named(name) => {
                 name == owner
                     || self
+                        .shared
                         .holds
                         .get(name)
                         .is_some_and(|held| held.contains(owner))
@@ -125,8 +163,8 @@ impl<'a> Context<'a> {
     }
 
     /// The same as text, for serde's `with = "..."`.
-    pub fn runtime_text(&self) -> String {
-        self.runtime.to_token_stream().to_string().replace(' ', "")
+    pub fn runtime_text(&self) -> &str {
+        &self.runtime_text
     }
 
     /// The crate of the generated types, as the dispatch code reaches it (`qga_types`).
@@ -136,7 +174,7 @@ impl<'a> Context<'a> {
 
     /// A standard type, in full when the schema has a type of the same name.
     pub fn std(&self, ty: Std) -> TokenStream {
-        if self.generated.contains(ty.short()) {
+        if self.shared.generated.contains(ty.short()) {
             ty.full()
         } else {
             let ident = proc_macro2::Ident::new(ty.short(), proc_macro2::Span::call_site());
@@ -147,7 +185,8 @@ impl<'a> Context<'a> {
     /// Whether the generated file imports serde's `Serialize` and `Deserialize`
     /// (unless the schema has types of those names).
     fn serde_imported(&self) -> bool {
-        !self.generated.contains("Serialize") && !self.generated.contains("Deserialize")
+        !self.shared.generated.contains("Serialize")
+            && !self.shared.generated.contains("Deserialize")
     }
 
     /// `use serde::{Deserialize, Serialize};` for a module whose items that use
@@ -195,11 +234,8 @@ impl<'a> Context<'a> {
     }
 
     /// `Option::is_none` as text, for serde's `skip_serializing_if`.
-    pub fn is_none_text(&self) -> String {
-        format!(
-            "{}::is_none",
-            self.std(Std::Option).to_string().replace(' ', "")
-        )
+    pub fn is_none_text(&self) -> &str {
+        &self.is_none_text
     }
 
     /// `#[cfg(...)]` for an optional condition.

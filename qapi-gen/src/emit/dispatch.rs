@@ -12,18 +12,50 @@ use quote::{format_ident, quote};
 use super::context::{Context, Std};
 use super::doc;
 use super::names;
-use crate::model::{Arguments, Command, TypeRef};
+use super::render::{Piece, Place};
+use crate::model::{Arguments, Command, Schema, TypeRef};
 
-/// The whole dispatch file.
-pub fn dispatch(cx: &Context<'_>) -> TokenStream {
-    let commands: Vec<&Command> = cx.schema.commands().filter(|c| c.gen).collect();
-    let methods = commands.iter().map(|c| method(cx, c));
+/// The whole dispatch file, as pieces: the trait, a piece per method, then the table
+/// and the function.
+pub fn pieces(schema: &Schema) -> Vec<Piece<'_>> {
+    let commands: Vec<&Command> = schema.commands().filter(|c| c.gen).collect();
+    let mut pieces = vec![Piece::new(Place::Open, |_| {
+        quote! {
+            /// What an agent implements: a method per command of the schema, called with
+            /// the command's parsed arguments.
+            pub trait Handler {}
+        }
+    })];
+    for &c in &commands {
+        pieces.push(Piece::new(Place::InTrait, move |cx| method(cx, c)));
+    }
+    pieces.push(Piece::close());
+    let (table, weight) = (commands.clone(), commands.len());
+    pieces.push(Piece::weighing(Place::Top, weight / 4, move |cx| {
+        commands_table(cx, &table)
+    }));
+    pieces.push(Piece::weighing(Place::Top, weight, move |cx| {
+        dispatch_fn(cx, &commands)
+    }));
+    pieces
+}
+
+/// `COMMANDS`.
+fn commands_table(cx: &Context<'_>, commands: &[&Command]) -> TokenStream {
     let table = commands.iter().map(|c| {
         let name = &c.common.name;
         let success = c.success_response;
         let cfg = cx.cfg(c.common.cond.as_ref());
         quote! { #cfg crate::CommandInfo { name: #name, success_response: #success } }
     });
+    quote! {
+        /// Every command, in schema order, with whether it answers on success.
+        pub const COMMANDS: &[crate::CommandInfo] = &[#(#table),*];
+    }
+}
+
+/// `dispatch`.
+fn dispatch_fn(cx: &Context<'_>, commands: &[&Command]) -> TokenStream {
     let arms = commands.iter().map(|c| arm(cx, c));
     let result = cx.std(Std::Result);
     // Calling a deprecated command's method is what dispatching it means.
@@ -32,15 +64,6 @@ pub fn dispatch(cx: &Context<'_>) -> TokenStream {
         .any(|c| !cx.deprecated(&c.common.features).is_empty());
     let allow = deprecated.then(|| quote! { #[allow(deprecated)] });
     quote! {
-        /// What an agent implements: a method per command of the schema, called with
-        /// the command's parsed arguments.
-        pub trait Handler {
-            #(#methods)*
-        }
-
-        /// Every command, in schema order, with whether it answers on success.
-        pub const COMMANDS: &[crate::CommandInfo] = &[#(#table),*];
-
         /// Runs command `name` on `handler` with its arguments parsed as the schema
         /// says; the reply holds the serialized return value.
         #allow
@@ -59,7 +82,7 @@ pub fn dispatch(cx: &Context<'_>) -> TokenStream {
 
 fn method(cx: &Context<'_>, c: &Command) -> TokenStream {
     let name = names::ident(&names::method_name(&c.common.name));
-    let doc = doc::rustdoc(c.common.doc.as_ref(), &doc::command_notes(c));
+    let doc = cx.doc(doc::rustdoc(c.common.doc.as_ref(), &doc::command_notes(c)));
     let cfg = cx.cfg(c.common.cond.as_ref());
     let deprecated = cx.deprecated(&c.common.features);
     let types = cx.types();

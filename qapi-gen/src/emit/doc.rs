@@ -6,6 +6,8 @@
 //! fences, so that rustdoc shows them as written and never runs them as doctests.
 //! List continuation lines are indented to their item, as rustdoc's lints want.
 
+use std::cell::RefCell;
+
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -14,21 +16,77 @@ use crate::model::{Command, Doc};
 /// Section tags that never reach the output (QEMU drops them from its manual too).
 const DROPPED: &[&str] = &["TODO"];
 
-/// `#[doc]` attributes for Markdown text, one per line.
-pub fn attrs(text: &str) -> TokenStream {
-    let lines = text.lines().map(|l| {
-        if l.is_empty() {
-            String::new()
-        } else {
-            format!(" {l}")
-        }
-    });
-    quote! { #(#[doc = #lines])* }
+/// Starts the text of the `#[doc]` attribute that stands for a doc comment kept
+/// aside (see [`Docs`]).
+const MARK: char = '\u{1}';
+
+/// Doc comments kept aside while a piece of Rust is built and formatted: the tokens
+/// hold a short `#[doc = "\u{1}N"]` for each, and [`Docs::insert`] puts their lines
+/// in the formatted text. prettyplease writes a `#[doc]` attribute as `///` and its
+/// text, on a line of its own at the indentation of what it documents, whatever the
+/// text; so the result is what an attribute per line gives, without syn and
+/// prettyplease reading the documentation, which is a good part of the file.
+#[derive(Debug, Default)]
+pub struct Docs {
+    texts: RefCell<Vec<String>>,
 }
 
-/// The rustdoc of a definition: its body, features, tagged sections, `Since` last,
-/// and then `notes` (facts from the definition rather than its doc block).
-pub fn rustdoc(doc: Option<&Doc>, notes: &[String]) -> TokenStream {
+impl Docs {
+    /// The attribute that stands for Markdown `text` (nothing for no text).
+    pub fn attr(&self, text: String) -> TokenStream {
+        if text.is_empty() {
+            return TokenStream::new();
+        }
+        let mut texts = self.texts.borrow_mut();
+        let mark = format!("{MARK}{}", texts.len());
+        texts.push(text);
+        quote! { #[doc = #mark] }
+    }
+
+    /// Forgets the texts kept so far.
+    pub fn clear(&self) {
+        self.texts.borrow_mut().clear();
+    }
+
+    /// `code` with each mark replaced by the lines of its text, each as prettyplease
+    /// writes `#[doc = " line"]` (`#[doc = ""]` for an empty line): `///`, the text,
+    /// no trailing spaces. Only marks hold a raw `MARK`: prettyplease writes string
+    /// literals escaped.
+    pub fn insert(&self, code: String) -> String {
+        if !code.contains(MARK) {
+            return code;
+        }
+        let texts = self.texts.borrow();
+        let mut out =
+            String::with_capacity(code.len() + texts.iter().map(String::len).sum::<usize>());
+        for line in code.split_inclusive('\n') {
+            let Some((head, index)) = line.trim_end_matches('\n').split_once(MARK) else {
+                out.push_str(line);
+                continue;
+            };
+            let indent = head
+                .strip_suffix("///")
+                .expect("a mark only in a doc comment");
+            let text = &texts[index.parse::<usize>().expect("a mark's index")];
+            for line in text.lines() {
+                out.push_str(indent);
+                out.push_str("///");
+                if !line.is_empty() {
+                    out.push(' ');
+                    out.push_str(line);
+                    out.truncate(out.trim_end_matches(' ').len());
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+/// The rustdoc of a definition, as Markdown: its body, features, tagged sections,
+/// `Since` last, and then `notes` (facts from the definition rather than its doc
+/// block).
+pub fn rustdoc(doc: Option<&Doc>, notes: &[String]) -> String {
     let mut parts = Vec::new();
     if let Some(doc) = doc {
         if !doc.body.is_empty() {
@@ -54,7 +112,7 @@ pub fn rustdoc(doc: Option<&Doc>, notes: &[String]) -> TokenStream {
     if let Some(since) = doc.and_then(|d| d.section("Since")) {
         parts.push(format!("Since: {since}"));
     }
-    attrs(&parts.join("\n\n"))
+    parts.join("\n\n")
 }
 
 /// Facts about a command that its doc block does not state.
@@ -73,8 +131,8 @@ pub fn command_notes(c: &Command) -> Vec<String> {
 }
 
 /// The rustdoc of a member, an enum value or a branch: its text from the doc block.
-pub fn member_rustdoc(text: Option<&str>) -> TokenStream {
-    text.map(|t| attrs(&markdown(t))).unwrap_or_default()
+pub fn member_rustdoc(text: Option<&str>) -> String {
+    text.map(markdown).unwrap_or_default()
 }
 
 /// A tagged section as Markdown: `Tag: text`; examples are literal text.
@@ -333,8 +391,40 @@ mod tests {
             ],
             ..Doc::default()
         };
-        let text = rustdoc(Some(&doc), &["No response on success.".into()]).to_string();
-        let expected = attrs("Body.\n\nFeatures:\n\n- `deprecated`: Use `other`.\n\nNote: careful\n\nNo response on success.\n\nSince: 1.0");
-        assert_eq!(text, expected.to_string());
+        let text = rustdoc(Some(&doc), &["No response on success.".into()]);
+        let expected = "Body.\n\nFeatures:\n\n- `deprecated`: Use `other`.\n\nNote: careful\n\nNo response on success.\n\nSince: 1.0";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn docs_are_put_back_as_prettyplease_writes_them() {
+        let docs = Docs::default();
+        let attr = docs.attr("First line.  \n\n    indented\n".to_owned());
+        assert!(docs.attr(String::new()).is_empty());
+        let code = format!("    ///{}\n    pub x: u8,\n", attr_text(&attr));
+        assert_eq!(
+            docs.insert(code),
+            "    /// First line.\n    ///\n    ///     indented\n    pub x: u8,\n"
+        );
+    }
+
+    /// The text of a `#[doc = "..."]` attribute.
+    fn attr_text(attr: &TokenStream) -> String {
+        let file: syn::File =
+            syn::parse2(quote! { #attr struct X; }).expect("an attribute on an item");
+        let syn::Item::Struct(item) = &file.items[0] else {
+            unreachable!()
+        };
+        let syn::Meta::NameValue(meta) = &item.attrs[0].meta else {
+            unreachable!()
+        };
+        let syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(text),
+            ..
+        }) = &meta.value
+        else {
+            unreachable!()
+        };
+        text.value()
     }
 }

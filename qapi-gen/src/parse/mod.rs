@@ -4,6 +4,7 @@
 //! and the doc block before it, plus the free-form doc blocks and the pragmas. What
 //! the expressions mean is [`crate::check`]'s business.
 
+mod ahead;
 mod doc;
 mod syntax;
 
@@ -109,20 +110,16 @@ pub fn parse_file(path: &Path) -> Result<Parsed, Error> {
             strerror(&e)
         ))
     })?;
-    let mut state = Parsed::default();
-    let mut included = HashSet::new();
-    included.insert(absolute(path));
-    parse_source(path, &src, None, &mut included, &mut state)?;
-    Ok(state)
+    let mut walk = Walk::new(path, ahead::Ahead::read(path, &src));
+    walk.source(path, &src, None)?;
+    Ok(walk.state)
 }
 
 /// Parses schema text as if read from `path` (includes are resolved against it).
 pub fn parse_str(path: &Path, src: &str) -> Result<Parsed, Error> {
-    let mut state = Parsed::default();
-    let mut included = HashSet::new();
-    included.insert(absolute(path));
-    parse_source(path, src.as_bytes(), None, &mut included, &mut state)?;
-    Ok(state)
+    let mut walk = Walk::new(path, ahead::Ahead::default());
+    walk.source(path, src.as_bytes(), None)?;
+    Ok(walk.state)
 }
 
 fn strerror(e: &std::io::Error) -> String {
@@ -138,117 +135,160 @@ fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
-fn parse_source(
-    path: &Path,
-    bytes: &[u8],
-    parent: Option<Arc<SourceInfo>>,
-    included: &mut HashSet<PathBuf>,
-    state: &mut Parsed,
-) -> Result<(), Error> {
-    let file = Arc::new(path.to_owned());
-    let at = |line: u32, col: Option<u32>| SourceInfo {
-        file: file.clone(),
-        line,
-        col,
-        parent: parent.clone(),
-        defn: None,
-    };
-    let src = match std::str::from_utf8(bytes) {
-        Ok(src) => src,
-        Err(e) => {
-            let offset = e.valid_up_to();
-            let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u32;
-            return Err(Error::at(
-                &at(line, Some(1)),
-                "invalid UTF-8 in schema file",
-            ));
-        }
-    };
-    let items = syntax::parse(src).map_err(|e| Error::at(&at(e.line, Some(e.col)), e.message))?;
+/// The reading of a schema and the files it includes, in order.
+struct Walk {
+    state: Parsed,
+    /// Every file read so far (absolute paths): each is read once.
+    included: HashSet<PathBuf>,
+    /// The files being read (absolute paths), the outermost first: the chain of
+    /// includes to the current file.
+    stack: Vec<PathBuf>,
+    /// Files read and parsed ahead.
+    ahead: ahead::Ahead,
+}
 
-    let mut pending: Option<(Doc, SourceInfo)> = None;
-    for item in items {
-        match item {
-            Item::Doc(block) => {
-                reject_expr_doc(&pending)?;
-                for (doc, info) in parse_doc(&block, &at(block.line, None))? {
-                    if doc.symbol.is_none() {
-                        state.free_docs.push((state.exprs.len(), doc.clone()));
-                    }
-                    pending = Some((doc, info));
-                }
-            }
-            Item::Value(node) => {
-                let info = at(node.line, None);
-                let Value::Dict(members) = node.value else {
-                    return Err(Error::at(&info, "top-level expression must be an object"));
-                };
-                let has = |k: &str| members.iter().any(|m| m.0 == k);
-                if has("include") {
-                    reject_expr_doc(&pending)?;
-                    if members.len() != 1 {
-                        return Err(Error::at(&info, "invalid 'include' directive"));
-                    }
-                    let Value::Str(include) = &members[0].3.value else {
-                        return Err(Error::at(&info, "value of 'include' must be a string"));
-                    };
-                    let target = path.parent().unwrap_or(Path::new("")).join(include);
-                    let target_abs = absolute(&target);
-                    let mut chain = Some(&info);
-                    let mut ancestors = Vec::new();
-                    while let Some(i) = chain {
-                        ancestors.push(absolute(&i.file));
-                        chain = i.parent.as_deref();
-                    }
-                    if ancestors.contains(&target_abs) {
-                        return Err(Error::at(&info, format!("inclusion loop for {include}")));
-                    }
-                    if !included.insert(target_abs) {
-                        pending = None;
-                        continue;
-                    }
-                    let bytes = std::fs::read(&target).map_err(|e| {
-                        Error::at(
-                            &info,
-                            format!(
-                                "can't read include file '{}': {}",
-                                target.display(),
-                                strerror(&e)
-                            ),
-                        )
-                    })?;
-                    parse_source(&target, &bytes, Some(Arc::new(info)), included, state)?;
-                } else if has("pragma") {
-                    reject_expr_doc(&pending)?;
-                    if members.len() != 1 {
-                        return Err(Error::at(&info, "invalid 'pragma' directive"));
-                    }
-                    let Value::Dict(pragmas) = &members[0].3.value else {
-                        return Err(Error::at(&info, "value of 'pragma' must be an object"));
-                    };
-                    for (name, _, _, value) in pragmas {
-                        pragma(&mut state.pragma, name, &value.value, &info)?;
-                    }
-                } else {
-                    let (doc, doc_info) = match pending.take() {
-                        Some((doc, info)) if doc.symbol.is_none() => {
-                            return Err(Error::at(&info, "definition documentation required"));
-                        }
-                        Some((doc, info)) => (Some(doc), Some(info)),
-                        None => (None, None),
-                    };
-                    state.exprs.push(Expr {
-                        members,
-                        info,
-                        doc,
-                        doc_info,
-                    });
-                }
-                pending = None;
-            }
+impl Walk {
+    fn new(root: &Path, ahead: ahead::Ahead) -> Self {
+        Walk {
+            state: Parsed::default(),
+            included: HashSet::from([absolute(root)]),
+            stack: Vec::new(),
+            ahead,
         }
     }
-    reject_expr_doc(&pending)
+
+    /// Reads file `path`, whose text is `bytes`, included from `parent`.
+    fn source(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        parent: Option<Arc<SourceInfo>>,
+    ) -> Result<(), Error> {
+        self.stack.push(absolute(path));
+        self.parse_source(path, bytes, parent)?;
+        self.stack.pop();
+        Ok(())
+    }
+
+    fn parse_source(
+        &mut self,
+        path: &Path,
+        bytes: &[u8],
+        parent: Option<Arc<SourceInfo>>,
+    ) -> Result<(), Error> {
+        let file = Arc::new(path.to_owned());
+        let at = |line: u32, col: Option<u32>| SourceInfo {
+            file: file.clone(),
+            line,
+            col,
+            parent: parent.clone(),
+            defn: None,
+        };
+        let src = match std::str::from_utf8(bytes) {
+            Ok(src) => src,
+            Err(e) => {
+                let offset = e.valid_up_to();
+                let line = 1 + bytes[..offset].iter().filter(|&&b| b == b'\n').count() as u32;
+                return Err(Error::at(
+                    &at(line, Some(1)),
+                    "invalid UTF-8 in schema file",
+                ));
+            }
+        };
+        let items = match self.ahead.items(path) {
+            Some(items) => items,
+            None => syntax::parse(src),
+        }
+        .map_err(|e| Error::at(&at(e.line, Some(e.col)), e.message))?;
+
+        let mut pending: Option<(Doc, SourceInfo)> = None;
+        for item in items {
+            match item {
+                Item::Doc(block) => {
+                    reject_expr_doc(&pending)?;
+                    for (doc, info) in parse_doc(&block, &at(block.line, None))? {
+                        if doc.symbol.is_none() {
+                            self.state
+                                .free_docs
+                                .push((self.state.exprs.len(), doc.clone()));
+                        }
+                        pending = Some((doc, info));
+                    }
+                }
+                Item::Value(node) => {
+                    let info = at(node.line, None);
+                    let Value::Dict(members) = node.value else {
+                        return Err(Error::at(&info, "top-level expression must be an object"));
+                    };
+                    let has = |k: &str| members.iter().any(|m| m.0 == k);
+                    if has("include") {
+                        reject_expr_doc(&pending)?;
+                        if members.len() != 1 {
+                            return Err(Error::at(&info, "invalid 'include' directive"));
+                        }
+                        let Value::Str(include) = &members[0].3.value else {
+                            return Err(Error::at(&info, "value of 'include' must be a string"));
+                        };
+                        let target = include_path(path, include);
+                        let target_abs = absolute(&target);
+                        if self.stack.contains(&target_abs) {
+                            return Err(Error::at(&info, format!("inclusion loop for {include}")));
+                        }
+                        if !self.included.insert(target_abs) {
+                            pending = None;
+                            continue;
+                        }
+                        let bytes = match self.ahead.bytes(&target) {
+                            Some(bytes) => bytes,
+                            None => std::fs::read(&target).map_err(|e| {
+                                Error::at(
+                                    &info,
+                                    format!(
+                                        "can't read include file '{}': {}",
+                                        target.display(),
+                                        strerror(&e)
+                                    ),
+                                )
+                            })?,
+                        };
+                        self.source(&target, &bytes, Some(Arc::new(info)))?;
+                    } else if has("pragma") {
+                        reject_expr_doc(&pending)?;
+                        if members.len() != 1 {
+                            return Err(Error::at(&info, "invalid 'pragma' directive"));
+                        }
+                        let Value::Dict(pragmas) = &members[0].3.value else {
+                            return Err(Error::at(&info, "value of 'pragma' must be an object"));
+                        };
+                        for (name, _, _, value) in pragmas {
+                            pragma(&mut self.state.pragma, name, &value.value, &info)?;
+                        }
+                    } else {
+                        let (doc, doc_info) = match pending.take() {
+                            Some((doc, info)) if doc.symbol.is_none() => {
+                                return Err(Error::at(&info, "definition documentation required"));
+                            }
+                            Some((doc, info)) => (Some(doc), Some(info)),
+                            None => (None, None),
+                        };
+                        self.state.exprs.push(Expr {
+                            members,
+                            info,
+                            doc,
+                            doc_info,
+                        });
+                    }
+                    pending = None;
+                }
+            }
+        }
+        reject_expr_doc(&pending)
+    }
+}
+
+/// The file an `include` names, relative to the including file.
+fn include_path(includer: &Path, include: &str) -> PathBuf {
+    includer.parent().unwrap_or(Path::new("")).join(include)
 }
 
 fn reject_expr_doc(pending: &Option<(Doc, SourceInfo)>) -> Result<(), Error> {

@@ -30,22 +30,60 @@ pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
     let schema = pairs
         .next()
         .expect("the schema rule matched, so it has a pair");
+    let mut at = Locator::new(src);
     let mut items = Vec::new();
     for pair in schema.into_inner() {
         match pair.as_rule() {
-            Rule::doc_block => items.push(Item::Doc(doc_block(pair))),
+            Rule::doc_block => items.push(Item::Doc(doc_block(pair, &mut at))),
             Rule::EOI => {}
-            _ => items.push(Item::Value(node(pair)?)),
+            _ => items.push(Item::Value(node(pair, &mut at)?)),
         }
     }
     Ok(items)
 }
 
-fn position(pair: &Pair<'_, Rule>) -> (u32, u32) {
-    let (line, _) = pair.line_col();
-    let start = pair.as_span().start();
-    let src = pair.get_input();
-    (line as u32, column(src, start))
+/// Lines and QEMU columns (see [`column`]) of places in the text, asked for in
+/// increasing order, as the walk of the parse tree does: each character is looked
+/// at once, where asking pest and then [`column`] for each place would scan its line
+/// again and again.
+struct Locator<'s> {
+    src: &'s str,
+    offset: usize,
+    line: u32,
+    col: u32,
+}
+
+impl<'s> Locator<'s> {
+    fn new(src: &'s str) -> Self {
+        Locator {
+            src,
+            offset: 0,
+            line: 1,
+            col: 1,
+        }
+    }
+
+    fn at(&mut self, offset: usize) -> (u32, u32) {
+        if offset < self.offset {
+            *self = Locator::new(self.src);
+        }
+        for ch in self.src[self.offset..offset].chars() {
+            match ch {
+                '\n' => {
+                    self.line += 1;
+                    self.col = 1;
+                }
+                '\t' => self.col = (self.col + 7) % 8 + 1,
+                _ => self.col += 1,
+            }
+        }
+        self.offset = offset;
+        (self.line, self.col)
+    }
+
+    fn of(&mut self, pair: &Pair<'_, Rule>) -> (u32, u32) {
+        self.at(pair.as_span().start())
+    }
 }
 
 /// QEMU's column: 1-based, a tab advancing to the next multiple of 8 plus 1.
@@ -62,28 +100,28 @@ fn column(src: &str, offset: usize) -> u32 {
     col
 }
 
-fn node(pair: Pair<'_, Rule>) -> Result<Node, SyntaxError> {
-    let (line, col) = position(&pair);
+fn node(pair: Pair<'_, Rule>, at: &mut Locator<'_>) -> Result<Node, SyntaxError> {
+    let (line, col) = at.of(&pair);
     let value = match pair.as_rule() {
         Rule::object => {
             let mut members: Vec<(String, u32, u32, Node)> = Vec::new();
             for member in pair.into_inner().filter(|p| p.as_rule() == Rule::member) {
                 let mut inner = member.into_inner();
-                let key = node(inner.next().expect("a member starts with its key"))?;
+                let key = node(inner.next().expect("a member starts with its key"), at)?;
                 let _colon = inner.next();
                 let value_pair = inner.next().expect("a member ends with its value");
                 let Value::Str(key_text) = key.value else {
                     unreachable!("the grammar makes keys strings")
                 };
                 if members.iter().any(|m| m.0 == key_text) {
-                    let (line, col) = position(&value_pair);
+                    let (line, col) = at.of(&value_pair);
                     return Err(SyntaxError {
                         line,
                         col,
                         message: format!("duplicate key '{key_text}'"),
                     });
                 }
-                let value = node(value_pair)?;
+                let value = node(value_pair, at)?;
                 members.push((key_text, key.line, key.col, value));
             }
             Value::Dict(members)
@@ -91,7 +129,7 @@ fn node(pair: Pair<'_, Rule>) -> Result<Node, SyntaxError> {
         Rule::array => Value::List(
             pair.into_inner()
                 .filter(|p| !matches!(p.as_rule(), Rule::lbracket | Rule::rbracket | Rule::comma))
-                .map(node)
+                .map(|p| node(p, at))
                 .collect::<Result<_, _>>()?,
         ),
         Rule::string => {
@@ -104,12 +142,12 @@ fn node(pair: Pair<'_, Rule>) -> Result<Node, SyntaxError> {
     Ok(Node { value, line, col })
 }
 
-fn doc_block(pair: Pair<'_, Rule>) -> DocBlock {
-    let (line, col) = position(&pair);
+fn doc_block(pair: Pair<'_, Rule>, at: &mut Locator<'_>) -> DocBlock {
+    let (line, col) = at.of(&pair);
     let lines = pair
         .into_inner()
         .map(|p| {
-            let (l, c) = position(&p);
+            let (l, c) = at.of(&p);
             (p.as_str().trim_end_matches('\r').to_owned(), l, c)
         })
         .collect();

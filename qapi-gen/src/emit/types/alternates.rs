@@ -62,7 +62,7 @@ struct Branch {
 
 pub fn alternate_item(cx: &Context<'_>, a: &Alternate) -> TokenStream {
     let name = names::ident(&names::type_name(&a.common.name));
-    let doc = doc::rustdoc(a.common.doc.as_ref(), &[]);
+    let doc = cx.doc(doc::rustdoc(a.common.doc.as_ref(), &[]));
     let cfg = cx.cfg(a.common.cond.as_ref());
     let top = TokenStream::new();
     let mut scope = Scope::default();
@@ -76,7 +76,7 @@ pub fn alternate_item(cx: &Context<'_>, a: &Alternate) -> TokenStream {
         })
         .collect();
     let variants = a.branches.iter().zip(&branches).map(|(member, branch)| {
-        let docs = doc::member_rustdoc(member.doc.as_deref());
+        let docs = cx.doc(doc::member_rustdoc(member.doc.as_deref()));
         let (cfg, variant) = (&branch.cfg, &branch.variant);
         let ty = cx.maybe_boxed(&a.common.name, &member.ty, cx.rust_type(&member.ty, &top));
         quote! { #docs #cfg #variant(#ty), }

@@ -10,50 +10,59 @@ use super::structs::{container_serde, fields};
 use crate::emit::context::Context;
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
-use crate::model::{Arguments, Command, Common, Event, Member};
+use crate::emit::render::{Piece, Place};
+use crate::model::{Arguments, Command, Common, Event, Member, Schema};
 
-/// `pub mod commands`, or nothing when the schema has no commands.
-pub fn commands(cx: &Context<'_>) -> TokenStream {
-    let items: Vec<_> = cx.schema.commands().map(|c| command(cx, c)).collect();
-    if items.is_empty() {
-        return TokenStream::new();
+/// `pub mod commands`, unless the schema has no commands.
+pub fn commands<'a>(schema: &'a Schema, pieces: &mut Vec<Piece<'a>>) {
+    if schema.commands().next().is_none() {
+        return;
     }
-    let derives = cx
-        .schema
-        .commands()
-        .filter(|c| matches!(c.data, Some(Arguments::Inline(_))));
-    let serde_use = cx.serde_use(derives.map(|c| c.common.cond.as_ref()));
-    quote! {
-        /// A descriptor per command, and the argument types of commands whose
-        /// arguments are written inline.
-        pub mod commands {
-            #serde_use
-
-            #(#items)*
+    pieces.push(Piece::new(Place::Open, |_| {
+        quote! {
+            /// A descriptor per command, and the argument types of commands whose
+            /// arguments are written inline.
+            pub mod commands {}
         }
+    }));
+    let derives: Vec<_> = schema
+        .commands()
+        .filter(|c| matches!(c.data, Some(Arguments::Inline(_))))
+        .map(|c| c.common.cond.as_ref())
+        .collect();
+    pieces.push(Piece::new(Place::InMod, move |cx| {
+        cx.serde_use(derives.iter().copied())
+    }));
+    for c in schema.commands() {
+        pieces.push(Piece::new(Place::InMod, move |cx| command(cx, c)));
     }
+    pieces.push(Piece::close());
 }
 
-/// `pub mod events`, or nothing when the schema has no events.
-pub fn events(cx: &Context<'_>) -> TokenStream {
-    let items: Vec<_> = cx.schema.events().map(|e| event(cx, e)).collect();
-    if items.is_empty() {
-        return TokenStream::new();
+/// `pub mod events`, unless the schema has no events.
+pub fn events<'a>(schema: &'a Schema, pieces: &mut Vec<Piece<'a>>) {
+    if schema.events().next().is_none() {
+        return;
     }
-    let derives = cx
-        .schema
-        .events()
-        .filter(|e| matches!(e.data, Some(Arguments::Inline(_))));
-    let serde_use = cx.serde_use(derives.map(|e| e.common.cond.as_ref()));
-    quote! {
-        /// A descriptor per event, and the data types of events whose data is
-        /// written inline.
-        pub mod events {
-            #serde_use
-
-            #(#items)*
+    pieces.push(Piece::new(Place::Open, |_| {
+        quote! {
+            /// A descriptor per event, and the data types of events whose data is
+            /// written inline.
+            pub mod events {}
         }
+    }));
+    let derives: Vec<_> = schema
+        .events()
+        .filter(|e| matches!(e.data, Some(Arguments::Inline(_))))
+        .map(|e| e.common.cond.as_ref())
+        .collect();
+    pieces.push(Piece::new(Place::InMod, move |cx| {
+        cx.serde_use(derives.iter().copied())
+    }));
+    for e in schema.events() {
+        pieces.push(Piece::new(Place::InMod, move |cx| event(cx, e)));
     }
+    pieces.push(Piece::close());
 }
 
 /// A struct of inline members: a command's arguments, which refuse unknown members
@@ -73,7 +82,7 @@ fn inline_struct(
     let serde = container_serde(fields.rename_all, strict);
     let body = fields.tokens;
     let descriptor = names::type_name(&common.name);
-    let doc = doc::attrs(&format!(
+    let doc = cx.doc(format!(
         "The {what} of [`{descriptor}`] (`{}`).",
         common.name
     ));
@@ -93,7 +102,7 @@ fn inline_struct(
 fn command(cx: &Context<'_>, c: &Command) -> TokenStream {
     let type_name = names::type_name(&c.common.name);
     let name = names::ident(&type_name);
-    let doc = doc::rustdoc(c.common.doc.as_ref(), &doc::command_notes(c));
+    let doc = cx.doc(doc::rustdoc(c.common.doc.as_ref(), &doc::command_notes(c)));
     let cfg = cx.cfg(c.common.cond.as_ref());
     let deprecated = cx.deprecated(&c.common.features);
     let allow = (!deprecated.is_empty()).then(|| quote! { #[allow(deprecated)] });
@@ -153,7 +162,10 @@ fn event(cx: &Context<'_>, e: &Event) -> TokenStream {
             (Some(format!("Its data: [`{data}`].")), item)
         }
     };
-    let doc = doc::rustdoc(e.common.doc.as_ref(), &Vec::from_iter(data_note));
+    let doc = cx.doc(doc::rustdoc(
+        e.common.doc.as_ref(),
+        &Vec::from_iter(data_note),
+    ));
     let cfg = cx.cfg(e.common.cond.as_ref());
     let deprecated = cx.deprecated(&e.common.features);
     let allow = (!deprecated.is_empty()).then(|| quote! { #[allow(deprecated)] });

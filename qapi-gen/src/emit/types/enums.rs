@@ -14,7 +14,7 @@ use crate::model::{Common, Doc, Enum, EnumValue, Info};
 pub fn enum_item(cx: &Context<'_>, e: &Enum) -> TokenStream {
     let name = names::ident(&names::type_name(&e.common.name));
     let wire_name = &e.common.name;
-    let doc = doc::rustdoc(e.common.doc.as_ref(), &[]);
+    let doc = cx.doc(doc::rustdoc(e.common.doc.as_ref(), &[]));
     let cfg = cx.cfg(e.common.cond.as_ref());
     let runtime = cx.runtime();
     let result = cx.std(Std::Result);
@@ -41,7 +41,7 @@ pub fn enum_item(cx: &Context<'_>, e: &Enum) -> TokenStream {
     let docs = e
         .values
         .iter()
-        .map(|v| doc::member_rustdoc(v.doc.as_deref()));
+        .map(|v| cx.doc(doc::member_rustdoc(v.doc.as_deref())));
     let cfgs: Vec<_> = e.values.iter().map(|v| cx.cfg(v.cond.as_ref())).collect();
     let deprecations = e.values.iter().map(|v| cx.deprecated(&v.features));
     // The impls name every value, deprecated or not.

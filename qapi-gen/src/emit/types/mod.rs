@@ -11,42 +11,48 @@ mod unions;
 
 use std::collections::HashSet;
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
-use super::context::Context;
+use super::render::{Piece, Place};
 use crate::model::{Arguments, Builtin, Entity, Schema, TypeRef};
 
-/// The whole types file.
-pub fn types(cx: &Context<'_>) -> TokenStream {
-    let strict = argument_types(cx.schema);
-    let qtype = type_refs(cx.schema)
-        .any(uses_qtype)
-        .then(|| enums::qtype(cx));
-    let items = cx.schema.entities.iter().map(|entity| match entity {
-        Entity::Struct(s) => structs::struct_item(cx, s, strict.contains(&s.common.name)),
-        Entity::Enum(e) => enums::enum_item(cx, e),
-        Entity::Union(u) => unions::union_item(cx, u),
-        Entity::Alternate(a) => alternates::alternate_item(cx, a),
-        Entity::Command(_) | Entity::Event(_) => TokenStream::new(),
-    });
-    let commands = descriptors::commands(cx);
-    let events = descriptors::events(cx);
-    let types = cx
-        .schema
+/// The whole types file, as pieces: the serde import, `QType` when the schema uses
+/// it, an item or a few per type in schema order, then the `commands` and `events`
+/// modules.
+pub fn pieces(schema: &Schema) -> Vec<Piece<'_>> {
+    let strict = argument_types(schema);
+    let qtype = type_refs(schema).any(uses_qtype);
+    let conds: Vec<_> = schema
         .entities
         .iter()
-        .filter(|e| !matches!(e, Entity::Command(_) | Entity::Event(_)));
-    let conds = types.map(|e| e.common().cond.as_ref());
-    let serde_use = cx.serde_use(qtype.iter().map(|_| None).chain(conds));
-    quote! {
-        #serde_use
-
-        #qtype
-        #(#items)*
-        #commands
-        #events
+        .filter(|e| !matches!(e, Entity::Command(_) | Entity::Event(_)))
+        .map(|e| e.common().cond.as_ref())
+        .collect();
+    let mut pieces = vec![Piece::new(Place::Top, move |cx| {
+        let uses = qtype
+            .then_some(None)
+            .into_iter()
+            .chain(conds.iter().copied());
+        cx.serde_use(uses)
+    })];
+    if qtype {
+        pieces.push(Piece::new(Place::Top, enums::qtype));
     }
+    for entity in &schema.entities {
+        pieces.push(match entity {
+            Entity::Struct(s) => {
+                let strict = strict.contains(&s.common.name);
+                Piece::new(Place::Top, move |cx| structs::struct_item(cx, s, strict))
+            }
+            Entity::Enum(e) => Piece::new(Place::Top, move |cx| enums::enum_item(cx, e)),
+            Entity::Union(u) => Piece::new(Place::Top, move |cx| unions::union_item(cx, u)),
+            Entity::Alternate(a) => {
+                Piece::new(Place::Top, move |cx| alternates::alternate_item(cx, a))
+            }
+            Entity::Command(_) | Entity::Event(_) => continue,
+        });
+    }
+    descriptors::commands(schema, &mut pieces);
+    descriptors::events(schema, &mut pieces);
+    pieces
 }
 
 /// Every type reference of the schema.

@@ -47,7 +47,7 @@ pub fn fields(
                 serde.insert(0, quote! { rename = #wire });
             }
             let serde = (!serde.is_empty()).then(|| quote! { #[serde(#(#serde),*)] });
-            let doc = doc::member_rustdoc(m.doc.as_deref());
+            let doc = cx.doc(doc::member_rustdoc(m.doc.as_deref()));
             let cfg = cx.cfg(m.cond.as_ref());
             let deprecated = cx.deprecated(&m.features);
             quote! {
@@ -118,7 +118,7 @@ pub fn container_serde(rename_all: Option<&str>, deny_unknown_fields: bool) -> T
 /// unknown members (they are part of some command's arguments).
 pub fn struct_item(cx: &Context<'_>, s: &Struct, strict: bool) -> TokenStream {
     let name = names::ident(&names::type_name(&s.common.name));
-    let doc = doc::rustdoc(s.common.doc.as_ref(), &[]);
+    let doc = cx.doc(doc::rustdoc(s.common.doc.as_ref(), &[]));
     let cfg = cx.cfg(s.common.cond.as_ref());
     let members = cx.schema.all_members(s);
     let fields = fields(

@@ -19,7 +19,7 @@ pub fn union_item(cx: &Context<'_>, u: &Union) -> TokenStream {
     let type_name = names::type_name(&u.common.name);
     let name = names::ident(&type_name);
     let branch_name = format_ident!("{type_name}Branch");
-    let doc = doc::rustdoc(u.common.doc.as_ref(), &[]);
+    let doc = cx.doc(doc::rustdoc(u.common.doc.as_ref(), &[]));
     let cfg = cx.cfg(u.common.cond.as_ref());
     let discriminator = u
         .base_members
@@ -37,7 +37,7 @@ pub fn union_item(cx: &Context<'_>, u: &Union) -> TokenStream {
     // serde cannot refuse unknown members of a struct with a flattened field.
     let serde = container_serde(fields.rename_all, false);
     let field_tokens = fields.tokens;
-    let tag_doc = doc::member_rustdoc(discriminator.doc.as_deref());
+    let tag_doc = cx.doc(doc::member_rustdoc(discriminator.doc.as_deref()));
 
     let values = &cx
         .schema
@@ -66,7 +66,7 @@ pub fn union_item(cx: &Context<'_>, u: &Union) -> TokenStream {
             .zip(&variants)
             .zip(&renames.each)
             .map(|((value, variant), rename)| {
-                let docs = doc::member_rustdoc(value.doc.as_deref());
+                let docs = cx.doc(doc::member_rustdoc(value.doc.as_deref()));
                 let value_cfg = cx.cfg(value.cond.as_ref());
                 let deprecated = cx.deprecated(&value.features);
                 let rename = rename
@@ -86,7 +86,7 @@ pub fn union_item(cx: &Context<'_>, u: &Union) -> TokenStream {
                     None => quote! { #docs #value_cfg #deprecated #rename #variant, },
                 }
             });
-    let branch_doc = doc::attrs(&format!(
+    let branch_doc = cx.doc(format!(
         "The value of `{tag}` in a [`{type_name}`], with the members of its branch."
     ));
     let (ser, de) = (cx.serialize(), cx.deserialize());
