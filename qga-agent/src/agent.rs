@@ -8,8 +8,9 @@ use qga_types::*;
 use crate::commands::error::CommandError;
 use crate::commands::exec::ExecTable;
 use crate::commands::file::FileTable;
+use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver, MountTable};
 use crate::commands::power::{Power, SuspendMode};
-use crate::commands::{clock, cpu, fsinfo, host, memory, network, password};
+use crate::commands::{clock, cpu, fsinfo, fstrim, host, memory, network, password};
 use crate::state::State;
 
 /// A command failure, as the client sees it.
@@ -25,30 +26,65 @@ pub struct Agent {
     files: FileTable,
     execs: ExecTable,
     power: Power,
+    freezer: Freezer,
 }
 
 impl Agent {
-    /// An agent keeping its state in `state`, with the allow/block lists given.
-    pub fn new(state: State, allow: &[String], block: &[String]) -> Agent {
+    /// An agent keeping its state in `state`, with the allow/block lists given, the
+    /// fsfreeze hook if any, and `on_freeze` told when the filesystems freeze (true)
+    /// and thaw (false).
+    pub fn new(
+        state: State,
+        allow: &[String],
+        block: &[String],
+        hook: Option<std::path::PathBuf>,
+        on_freeze: FrozenObserver,
+    ) -> Agent {
         let mut policy = Policy::new();
         if !allow.is_empty() {
             policy.allow(allow.iter().cloned());
         }
         policy.block(block.iter().cloned());
+        let mut freezer = Freezer::new(FreezerConfig {
+            mount_table: MountTable::default(),
+            state_dir: state.dir().to_owned(),
+            hook,
+        });
+        freezer.set_observer(on_freeze);
         // A freeze that outlived the previous agent is still in force.
-        policy.set_frozen(state.frozen_flag().exists());
+        policy.set_frozen(freezer.is_frozen());
         Agent {
             state,
             policy,
             files: FileTable::new(),
             execs: ExecTable::new(),
             power: Power::default(),
+            freezer,
         }
     }
 
     /// Whether the filesystems are frozen.
     pub fn is_frozen(&self) -> bool {
-        self.policy.is_frozen()
+        self.freezer.is_frozen()
+    }
+
+    /// Thaws the filesystems if they are frozen: at exit, a frozen guest must not
+    /// be left behind.
+    pub fn cleanup(&mut self) {
+        if let Err(e) = self.freezer.cleanup() {
+            tracing::error!("failed to clean up frozen filesystems: {e}");
+        }
+        self.policy.set_frozen(self.freezer.is_frozen());
+    }
+
+    /// Runs a freeze or thaw and brings the command gate in line with its outcome.
+    fn freezing<T>(
+        &mut self,
+        f: impl FnOnce(&mut Freezer) -> Result<T, CommandError>,
+    ) -> Result<T, Error> {
+        let result = f(&mut self.freezer);
+        self.policy.set_frozen(self.freezer.is_frozen());
+        result.map_err(generic)
     }
 
     /// The commands of the protocol.
@@ -156,33 +192,29 @@ impl Handler for Agent {
     }
 
     fn guest_fsfreeze_status(&mut self) -> Result<GuestFsfreezeStatus, Error> {
-        Ok(if self.policy.is_frozen() {
-            GuestFsfreezeStatus::Frozen
-        } else {
-            GuestFsfreezeStatus::Thawed
-        })
+        Ok(self.freezer.status())
     }
 
     fn guest_fsfreeze_freeze(&mut self) -> Result<i64, Error> {
-        Err(Error::unsupported())
+        self.freezing(Freezer::freeze)
     }
 
     fn guest_fsfreeze_freeze_list(
         &mut self,
-        _arguments: args::GuestFsfreezeFreezeListArguments,
+        arguments: args::GuestFsfreezeFreezeListArguments,
     ) -> Result<i64, Error> {
-        Err(Error::unsupported())
+        self.freezing(|f| f.freeze_list(arguments.mountpoints.as_deref()))
     }
 
     fn guest_fsfreeze_thaw(&mut self) -> Result<i64, Error> {
-        Err(Error::unsupported())
+        self.freezing(Freezer::thaw)
     }
 
     fn guest_fstrim(
         &mut self,
-        _arguments: args::GuestFstrimArguments,
+        arguments: args::GuestFstrimArguments,
     ) -> Result<GuestFilesystemTrimResponse, Error> {
-        Err(Error::unsupported())
+        fstrim::fstrim(arguments.minimum).map_err(generic)
     }
 
     fn guest_suspend_disk(&mut self) -> Result<(), Error> {

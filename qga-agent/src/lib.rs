@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod channel;
 pub mod commands;
+pub mod logging;
 pub mod options;
 pub mod signals;
 pub mod state;

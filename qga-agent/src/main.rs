@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use qga_agent::agent::Agent;
 use qga_agent::options::{self, Action, Options};
 use qga_agent::state::State;
-use qga_agent::{channel, signals};
+use qga_agent::{channel, logging, signals};
 
 /// The pid file, locked for the agent's life and removed at exit.
 struct PidFile {
@@ -83,47 +83,30 @@ fn daemonize() -> Result<(), String> {
     Ok(())
 }
 
-fn init_logging(options: &Options) -> Result<(), String> {
-    let level = if options.verbose {
-        tracing::Level::DEBUG
-    } else {
-        tracing::Level::INFO
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
-    match &options.logfile {
-        Some(path) => {
-            let file = File::options()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("unable to open specified log file: {e}"))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
-        }
-        None => builder.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
-}
-
 fn run(options: &Options) -> Result<(), String> {
     if options.daemonize {
         daemonize()?;
     }
-    init_logging(options)?;
+    logging::init(options)?;
     signals::install();
     let _pidfile = PidFile::create(&options.pidfile)?;
     let state = State::open(&options.statedir).map_err(|e| e.to_string())?;
-    let mut agent = Agent::new(state, &options.allow_rpcs, &options.block_rpcs);
+    let mut agent = Agent::new(
+        state,
+        &options.allow_rpcs,
+        &options.block_rpcs,
+        options.fsfreeze_hook.clone(),
+        Box::new(logging::suspend_file_logging),
+    );
     if agent.is_frozen() {
         tracing::warn!(
             "previous session left the filesystems frozen: only thaw and queries are allowed"
         );
     }
-    channel::serve(options, &mut agent).map_err(|e| format!("failed to serve the channel: {e}"))?;
+    let served = channel::serve(options, &mut agent);
+    // Whatever ended the agent, it leaves no frozen filesystem behind.
+    agent.cleanup();
+    served.map_err(|e| format!("failed to serve the channel: {e}"))?;
     tracing::info!("terminating on signal");
     Ok(())
 }

@@ -140,10 +140,9 @@ fn local_year(seconds: i64) -> Option<i64> {
     Some(i64::from(tm.tm_year) + 1900)
 }
 
-/// A clock for tests: it records what it is asked to set, refuses what the
-/// kernel would refuse (EINVAL for nanoseconds outside 0..10^9 or a negative
-/// time), and names a hwclock that tests provide.
-#[cfg(test)]
+/// A clock for tests: it records what it is asked to set instead of setting
+/// anything, refuses what the kernel would refuse (EINVAL for nanoseconds
+/// outside 0..10^9 or a negative time), and names a hwclock that tests provide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordingClock {
     /// Every (seconds, nanoseconds) asked for, accepted or not.
@@ -154,7 +153,6 @@ pub struct RecordingClock {
     pub fail_with: Option<i32>,
 }
 
-#[cfg(test)]
 impl RecordingClock {
     /// A clock that records and whose hwclock is `hwclock`.
     pub fn new(hwclock: impl Into<PathBuf>) -> Self {
@@ -166,7 +164,6 @@ impl RecordingClock {
     }
 }
 
-#[cfg(test)]
 impl Clock for RecordingClock {
     fn set_realtime(&mut self, seconds: i64, nanoseconds: i64) -> io::Result<()> {
         self.calls.push((seconds, nanoseconds));

@@ -42,7 +42,7 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use qga_types::GuestFsfreezeStatus;
 
@@ -54,9 +54,6 @@ use crate::commands::power::{run_helper, HelperExit};
 /// The name of the state file in the state directory: it exists while the
 /// filesystems are frozen, so that an agent started again knows.
 pub const FROZEN_STATE_FILE: &str = "qga.state.isfrozen";
-
-/// The hook qemu-ga runs when `-F` is given without a path.
-pub const DEFAULT_FSFREEZE_HOOK: &str = "/etc/qemu/fsfreeze-hook";
 
 /// Where the mounted filesystems are listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,9 +306,8 @@ fn freeze_mounts(mounts: &[FsMount], mountpoints: Option<&[String]>) -> Result<i
                 continue;
             }
         }
-        let dir = File::open(&mount.dirname).map_err(|e| {
-            errno_error(format!("failed to open {}", mount.dirname.display()), &e)
-        })?;
+        let dir = File::open(&mount.dirname)
+            .map_err(|e| errno_error(format!("failed to open {}", mount.dirname.display()), &e))?;
         match fs_ioctl(&dir, FIFREEZE) {
             Ok(()) => count += 1,
             Err(e) if matches!(e.raw_os_error(), Some(libc::EOPNOTSUPP | libc::EBUSY)) => {}
@@ -364,6 +360,7 @@ fn fs_ioctl(file: &File, request: rustix::ioctl::Opcode) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     /// A freezer over an empty mount table, so that nothing is ever frozen.
     fn empty_freezer(dir: &Path, hook: Option<PathBuf>) -> Freezer {

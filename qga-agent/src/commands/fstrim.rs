@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn ioctl_number() {
-        assert_eq!(std::mem::size_of::<FstrimRange>(), 24);
+        assert_eq!(size_of::<FstrimRange>(), 24);
         assert_eq!(FITRIM as u64 & 0xffff, 0x5879);
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
         assert_eq!(FITRIM as u64, 0xc018_5879);

@@ -148,36 +148,41 @@ mod tests {
     }
 
     /// A chpasswd that must never run: every test here fails before it would.
-    const NEVER: Option<&Path> = Some(Path::new("/nonexistent/must-not-run"));
+    fn never() -> Option<&'static Path> {
+        Some(Path::new("/nonexistent/must-not-run"))
+    }
 
     #[test]
     fn forbidden_characters() {
         let raw = Err(CommandError("forbidden characters in raw password".into()));
         let user = Err(CommandError("forbidden characters in username".into()));
         assert_eq!(
-            set_user_password_with(NEVER, &args("u", b"a\nb", false)),
-            raw
-        );
-        assert_eq!(set_user_password_with(NEVER, &args("u", b"\n", true)), raw);
-        assert_eq!(
-            set_user_password_with(NEVER, &args("u", b"a\0b", false)),
+            set_user_password_with(never(), &args("u", b"a\nb", false)),
             raw
         );
         assert_eq!(
-            set_user_password_with(NEVER, &args("a:b", b"pw", false)),
+            set_user_password_with(never(), &args("u", b"\n", true)),
+            raw
+        );
+        assert_eq!(
+            set_user_password_with(never(), &args("u", b"a\0b", false)),
+            raw
+        );
+        assert_eq!(
+            set_user_password_with(never(), &args("a:b", b"pw", false)),
             user
         );
         assert_eq!(
-            set_user_password_with(NEVER, &args("a\nb", b"pw", false)),
+            set_user_password_with(never(), &args("a\nb", b"pw", false)),
             user
         );
         assert_eq!(
-            set_user_password_with(NEVER, &args("a\0b", b"pw", false)),
+            set_user_password_with(never(), &args("a\0b", b"pw", false)),
             user
         );
         // The password is checked first.
         assert_eq!(
-            set_user_password_with(NEVER, &args("a:b", b"x\ny", false)),
+            set_user_password_with(never(), &args("a:b", b"x\ny", false)),
             raw
         );
     }

@@ -226,11 +226,12 @@ impl Power {
     }
 
     fn pmutils_suspend(&self, mode: SuspendMode) -> Result<(), CommandError> {
-        let (program, name) = match mode {
-            SuspendMode::Disk => (&self.pm_hibernate, mode.pm_name()),
-            SuspendMode::Ram => (&self.pm_suspend, mode.pm_name()),
-            SuspendMode::Hybrid => (&self.pm_suspend_hybrid, mode.pm_name()),
+        let program = match mode {
+            SuspendMode::Disk => &self.pm_hibernate,
+            SuspendMode::Ram => &self.pm_suspend,
+            SuspendMode::Hybrid => &self.pm_suspend_hybrid,
         };
+        let name = mode.pm_name();
         match run_search_path(program, &[])? {
             Some(0) => Ok(()),
             None => Err(CommandError(format!(
