@@ -43,11 +43,11 @@ fn os_release_cases() -> Vec<(&'static [u8], Fields)> {
         // Unterminated: qemu-ga's in-place unescaping leaves the raw tail.
         (
             b"NAME=\"unterminated\n",
-            Some(vec![("NAME", "unterminatedd")]),
+            Some(vec![("NAME", "unterminated")]),
         ),
-        (b"NAME=\"abc\\\n", Some(vec![("NAME", "abc\\\\")])),
-        (b"NAME=\"a\\\"\n", Some(vec![("NAME", "a\"\\\"")])),
-        (b"NAME=\"\n", Some(vec![("NAME", "\"")])),
+        (b"NAME=\"abc\\\n", Some(vec![("NAME", "abc\\")])),
+        (b"NAME=\"a\\\"\n", Some(vec![("NAME", "a\"")])),
+        (b"NAME=\"\n", Some(vec![("NAME", "")])),
         (b"NAME=\"a\\\\\"\n", Some(vec![("NAME", "a\\")])),
         (b"NAME=\n", Some(vec![("NAME", "")])),
         (b"NAME=\"\"\n", Some(vec![("NAME", "")])),
@@ -196,7 +196,7 @@ fn os_release_value_rules() {
     assert_eq!(host::os_release_value("\"\\$HOME\\`x\\`\""), "$HOME`x`");
     assert_eq!(host::os_release_value("\"a\\nb\""), "a\\nb");
     assert_eq!(host::os_release_value("'a b'"), "'a");
-    assert_eq!(host::os_release_value("\"abc"), "abcc");
+    assert_eq!(host::os_release_value("\"abc"), "abc");
     assert_eq!(host::os_release_value(""), "");
 }
 

@@ -330,9 +330,9 @@ fn is_keyfile_key(key: &str) -> bool {
 ///   before its first `;` (single quotes are not special: `'a b'` gives `'a`);
 /// - a value in double quotes ends at the closing quote; inside, a backslash before
 ///   `$`, `'`, `"`, `\` or `` ` `` is dropped, any other backslash is kept;
-/// - when the closing quote is missing, qemu-ga returns the unescaped text followed
-///   by the tail of the raw text it did not overwrite (the raw length is kept, so
-///   `"abc` gives `abcc`); kept as is for byte-identical answers.
+/// - when the closing quote is missing, the value is the unescaped text to the end
+///   (`"abc` gives `abc`; qemu-ga wrongly appends the tail of the raw text it did
+///   not overwrite, giving `abcc`).
 pub fn os_release_value(raw: &str) -> String {
     let mut v = raw.as_bytes().to_vec();
     if v.first() != Some(&b'"') {
@@ -362,6 +362,7 @@ pub fn os_release_value(raw: &str) -> String {
         write += 1;
         read += 1;
     }
+    v.truncate(write);
     String::from_utf8_lossy(&v).into_owned()
 }
 
