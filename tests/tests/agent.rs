@@ -297,52 +297,56 @@ fn block_and_allow_lists() {
 
 #[test]
 fn options_dump_help_and_config_file() {
-    let out = std::process::Command::new(ours("qga-agent"))
-        .args([
-            "-m",
-            "unix-listen",
-            "-p",
-            "/run/x.sock",
-            "-b",
-            "guest-ping",
-            "-D",
-        ])
-        .env("QGA_CONF", "/dev/null")
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.starts_with("[general]\n") && text.contains("method=unix-listen\npath=/run/x.sock\n"),
-        "{text}"
-    );
-    assert!(text.contains("block-rpcs=guest-ping;\n"), "{text}");
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("qga.conf");
     std::fs::write(
         &conf,
-        "[general]\nblock-rpcs=guest-exec;guest-info\nverbose=true\n",
+        "[general]\nblock-rpcs=guest-exec,guest-info\nverbose=true\n",
     )
     .unwrap();
-    let out = std::process::Command::new(ours("qga-agent"))
-        .args(["-b", "guest-ping", "-D"])
-        .env("QGA_CONF", &conf)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+    let empty = dir.path().join("empty.conf");
+    std::fs::write(&empty, "").unwrap();
+    let dump = |binary: &std::path::Path, conf: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(binary)
+            .args(args)
+            .arg("-D")
+            .env("QGA_CONF", conf)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let cases: &[(&std::path::Path, &[&str])] = &[
+        (
+            &empty,
+            &["-m", "unix-listen", "-p", "/run/x.sock", "-b", "guest-ping"],
+        ),
+        (&conf, &["-b", "guest-ping"]),
+        (&conf, &["-t", "/run/state", "-v", "-l", "/run/qga.log"]),
+    ];
+    let ours_text = dump(&ours("qga-agent"), cases[0].0, cases[0].1);
     assert!(
-        text.contains("verbose=true\n")
-            && text.contains("block-rpcs=guest-exec;guest-info;guest-ping;\n"),
-        "{text}"
+        ours_text.contains("method=unix-listen\n") && ours_text.contains("path=/run/x.sock\n"),
+        "{ours_text}"
     );
+    assert!(ours_text.contains("block-rpcs=guest-ping\n"), "{ours_text}");
+    if let Some(qemu) = support::qemu_ga() {
+        for (conf, args) in cases {
+            assert_eq!(
+                dump(&ours("qga-agent"), conf, args),
+                dump(&qemu, conf, args),
+                "{args:?}"
+            );
+        }
+    }
     let list = std::process::Command::new(ours("qga-agent"))
         .args(["-b", "help"])
-        .env("QGA_CONF", "/dev/null")
+        .env("QGA_CONF", &empty)
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 35);
     let bad = std::process::Command::new(ours("qga-agent"))
         .args(["-m", "pigeon"])
-        .env("QGA_CONF", "/dev/null")
+        .env("QGA_CONF", &empty)
         .output()
         .unwrap();
     assert!(!bad.status.success());

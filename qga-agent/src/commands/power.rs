@@ -34,8 +34,9 @@
 //! mode is always an error, and so is a failed one.
 
 use std::ffi::OsStr;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -260,15 +261,71 @@ impl Power {
     }
 
     /// Writes the mode's word to `/sys/power/state` (opened for writing, not
-    /// truncated, as sysfs wants). The write returns once the guest has woken up.
+    /// truncated, as sysfs wants) from a forked child in its own session with
+    /// its standard streams on /dev/null, as qemu-ga does, and waits for it; the
+    /// write returns once the guest has woken up. The agent itself never writes
+    /// the file, so none of its descriptors (the channel) is in the writer.
     fn sysfs_suspend(&self, mode: SuspendMode) -> Result<(), CommandError> {
         let failed = || CommandError("child process has failed to suspend".into());
         let word = mode.sysfs_state().ok_or_else(failed)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .open(&self.sys_power_state)
+        let path = std::ffi::CString::new(self.sys_power_state.as_os_str().as_bytes())
             .map_err(|_| failed())?;
-        file.write_all(word.as_bytes()).map_err(|_| failed())
+        let null = c"/dev/null";
+        // SAFETY: between fork and _exit the child calls only async-signal-safe
+        // functions (setsid, open, dup2, close, write, _exit) on data prepared
+        // before the fork.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            unsafe {
+                libc::setsid();
+                let fd = libc::open(null.as_ptr(), libc::O_RDWR);
+                if fd >= 0 {
+                    for target in 0..3 {
+                        libc::dup2(fd, target);
+                    }
+                    if fd > 2 {
+                        libc::close(fd);
+                    }
+                }
+                let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    libc::_exit(libc::EXIT_FAILURE);
+                }
+                if libc::write(fd, word.as_ptr().cast(), word.len()) < 0 {
+                    libc::_exit(libc::EXIT_FAILURE);
+                }
+                libc::_exit(libc::EXIT_SUCCESS);
+            }
+        }
+        if pid < 0 {
+            return Err(errno_error(
+                "failed to create child process",
+                &io::Error::last_os_error(),
+            ));
+        }
+        let mut status = 0;
+        loop {
+            // SAFETY: waits for the child just forked, into a local.
+            if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(errno_error(
+                    format!("failed to wait for child (pid: {pid})"),
+                    &e,
+                ));
+            }
+        }
+        if !libc::WIFEXITED(status) {
+            return Err(CommandError(
+                "child process has terminated abnormally".into(),
+            ));
+        }
+        if libc::WEXITSTATUS(status) != 0 {
+            return Err(failed());
+        }
+        Ok(())
     }
 }
 
