@@ -2,10 +2,13 @@
 //!
 //! - `regen [--check]`: rewrites the files generated from `qga-schema.json`, or with
 //!   `--check` fails naming those that are stale (CI runs it).
+//! - `bench [--quick]`: our agent against qemu-ga, side by side; a table of figures,
+//!   also written to `target/bench/agent.md`.
 //! - `demo`: our agent on a temporary unix socket, and the `qga` command against it.
 //! - `vm [--agent PATH] [--keep] [--require-all]`: boots a Linux guest under QEMU with
 //!   the agent on a virtio-serial port and exercises the system-changing commands.
 
+mod bench;
 mod demo;
 mod regen;
 mod vm;
@@ -16,6 +19,8 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask TASK
 
 tasks:
+  bench [--quick]   build our agent in release and measure it against qemu-ga
+                    (written to target/bench/agent.md; --quick: a shorter run)
   demo              run our agent on a temporary socket and talk to it with qga
   regen [--check]   rewrite the files generated from qga-schema.json
                     (--check: change nothing, fail if any is stale)
@@ -29,6 +34,7 @@ enum Task {
     Regen { mode: regen::Mode },
     Vm { args: Vec<String> },
     Demo,
+    Bench { quick: bool },
 }
 
 fn parse(args: &[String]) -> Result<Task, String> {
@@ -42,6 +48,9 @@ fn parse(args: &[String]) -> Result<Task, String> {
         }),
         ("regen", _) => Err(format!("regen takes only --check\n\n{USAGE}")),
         ("demo", []) => Ok(Task::Demo),
+        ("bench", []) => Ok(Task::Bench { quick: false }),
+        ("bench", [flag]) if flag == "--quick" => Ok(Task::Bench { quick: true }),
+        ("bench", _) => Err(format!("bench takes only --quick\n\n{USAGE}")),
         ("vm", rest) => Ok(Task::Vm {
             args: rest.to_vec(),
         }),
@@ -64,6 +73,7 @@ fn main() -> ExitCode {
         Ok(Task::Regen { mode }) => regen::run(&root(), mode),
         Ok(Task::Vm { args }) => vm::run(&args),
         Ok(Task::Demo) => demo::run(&root()),
+        Ok(Task::Bench { quick }) => bench::run(&root(), quick),
         Err(usage) => {
             eprintln!("{usage}");
             return ExitCode::from(2);
@@ -103,6 +113,13 @@ mod tests {
         assert!(parse(&args("regen --bogus"))
             .unwrap_err()
             .starts_with("regen takes only --check"));
+        assert_eq!(
+            parse(&args("bench --quick")),
+            Ok(Task::Bench { quick: true })
+        );
+        assert!(parse(&args("bench --slow"))
+            .unwrap_err()
+            .starts_with("bench takes only --quick"));
         assert!(parse(&args("frobnicate"))
             .unwrap_err()
             .starts_with("unknown task 'frobnicate'"));

@@ -1,0 +1,387 @@
+//! `cargo xtask bench [--quick]`: our agent against QEMU's (Debian's qemu-ga 7.2),
+//! side by side.
+//!
+//! Our agent is built in release. Each agent serves a unix socket in its own temp dir
+//! (removed afterwards; the agents are killed by pid) and is driven by the same
+//! client, `qga-client`; the measurements alternate between the two agents round by
+//! round. Only harmless requests are sent: `guest-ping`, file reads and writes inside
+//! temp dirs, `guest-exec` of `true`.
+//!
+//! Printed as a table, and written as Markdown to `target/bench/agent.md`: ping
+//! latency, pipelined pings, file reads (1 MiB and 48 MiB chunks) and the agent's
+//! peak RSS during the 48 MiB ones, file writes, exec cycles, idle RSS and start-up
+//! time, each with the ratio ours/qemu-ga and the target it is held to. A full run
+//! takes under a minute, `--quick` about ten seconds (plus, the first time, building
+//! xtask in release: the benchmark runs from a release build so that the client's
+//! own work does not cap the figures).
+
+mod agent;
+mod measure;
+mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use agent::{Agent, Flavor};
+use measure::Both;
+use report::{Better, Row, Target, Unit};
+
+/// QEMU's agent, as Debian's qemu-guest-agent package installs it.
+const QEMU_GA: &str = "/usr/sbin/qemu-ga";
+
+const MIB: usize = 1 << 20;
+
+/// The largest `guest-file-read` both agents allow.
+const BIG_CHUNK: usize = 48 * MIB;
+
+/// How much each measurement does.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    quick: bool,
+    ping_calls: usize,
+    pipelined: usize,
+    pipelined_rounds: usize,
+    file_size: usize,
+    read_rounds: usize,
+    write_size: usize,
+    write_rounds: usize,
+    exec_cycles: usize,
+    start_runs: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                quick,
+                ping_calls: 1000,
+                pipelined: 10_000,
+                pipelined_rounds: 2,
+                file_size: 64 * MIB,
+                read_rounds: 2,
+                write_size: 32 * MIB,
+                write_rounds: 2,
+                exec_cycles: 100,
+                start_runs: 10,
+            }
+        } else {
+            Plan {
+                quick,
+                ping_calls: 2000,
+                pipelined: 10_000,
+                pipelined_rounds: 7,
+                file_size: 256 * MIB,
+                read_rounds: 3,
+                write_size: 128 * MIB,
+                write_rounds: 3,
+                exec_cycles: 1000,
+                start_runs: 20,
+            }
+        }
+    }
+}
+
+/// Builds `packages` in release.
+fn build(root: &Path, packages: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root)
+        .args(["build", "--quiet", "--release"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {} failed", packages.join(" and ")));
+    }
+    Ok(())
+}
+
+/// Runs the benchmark from a release build of xtask: in a debug build the client's
+/// JSON and base64 work, not the agents, would set the file transfer figures.
+fn rerun_in_release(root: &Path, quick: bool) -> Result<(), String> {
+    phase("building xtask and qga-agent (release)");
+    build(root, &["xtask", "qga-agent"])?;
+    let xtask = target_dir(root).join("release").join("xtask");
+    let mut command = Command::new(&xtask);
+    command.current_dir(root).arg("bench");
+    if quick {
+        command.arg("--quick");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the release build of the benchmark failed ({status})"
+        ))
+    }
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// Pseudo-random bytes (xorshift): nothing for a file system or a pipe to shortcut.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut data = Vec::with_capacity(len + 8);
+    while data.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        data.extend_from_slice(&state.to_le_bytes());
+    }
+    data.truncate(len);
+    data
+}
+
+fn start_both(flavors: &Both<Flavor>) -> Result<Both<Agent>, String> {
+    Ok([Agent::start(&flavors[0])?, Agent::start(&flavors[1])?])
+}
+
+fn phase(what: &str) {
+    eprintln!("bench: {what}");
+}
+
+/// The version line of `binary --version`, if it gives one.
+fn version(binary: &Path) -> String {
+    Command::new(binary)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .map(|line| line.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown version".to_owned())
+}
+
+/// A target of ours relative to qemu-ga's figure.
+fn relative(qemu: f64, factor: f64, better: Better) -> Target {
+    let text = match better {
+        Better::Lower if factor == 1.0 => "≤ qemu-ga".to_owned(),
+        Better::Lower => format!("≤ {factor}×"),
+        Better::Higher => format!("≥ {factor}×"),
+    };
+    Target {
+        text,
+        limit: qemu * factor,
+        better,
+    }
+}
+
+/// Runs the benchmark.
+pub fn run(root: &Path, quick: bool) -> Result<(), String> {
+    if !Path::new(QEMU_GA).exists() {
+        return Err(format!(
+            "{QEMU_GA} is missing: the comparison needs QEMU's agent \
+             (apt-get install qemu-guest-agent)"
+        ));
+    }
+    if cfg!(debug_assertions) {
+        return rerun_in_release(root, quick);
+    }
+    let began = Instant::now();
+    let plan = Plan::new(quick);
+    phase("building qga-agent (release)");
+    build(root, &["qga-agent"])?;
+    let flavors: Both<Flavor> = [
+        Flavor {
+            name: "qga-agent",
+            binary: target_dir(root).join("release").join("qga-agent"),
+        },
+        Flavor {
+            name: "qemu-ga",
+            binary: PathBuf::from(QEMU_GA),
+        },
+    ];
+
+    let data_dir = tempfile::Builder::new()
+        .prefix("qga-bench-data-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temp dir: {e}"))?;
+    let data_file = data_dir.path().join("data.bin");
+    std::fs::write(&data_file, noise(plan.file_size))
+        .map_err(|e| format!("cannot write the data file: {e}"))?;
+    let file_size = plan.file_size as u64;
+
+    phase(&format!(
+        "start-up and idle RSS ({} starts each)",
+        plan.start_runs
+    ));
+    let start = measure::startup(&flavors, plan.start_runs)?;
+
+    let agents = start_both(&flavors)?;
+    phase(&format!(
+        "guest-ping latency ({} calls each)",
+        plan.ping_calls
+    ));
+    let latency = measure::ping_latency(&agents, plan.ping_calls)?;
+    phase(&format!(
+        "pipelined pings ({} × {})",
+        plan.pipelined_rounds, plan.pipelined
+    ));
+    let pipelined = measure::pipelined(&agents, plan.pipelined, plan.pipelined_rounds)?;
+    phase(&format!("guest-exec cycles ({} each)", plan.exec_cycles));
+    let exec = measure::exec(&agents, plan.exec_cycles)?;
+    phase(&format!(
+        "guest-file-write, 1 MiB chunks ({} × {} MiB)",
+        plan.write_rounds,
+        plan.write_size / MIB
+    ));
+    let write = measure::file_write(&agents, &noise(plan.write_size), MIB, plan.write_rounds)?;
+    phase(&format!(
+        "guest-file-read, 1 MiB chunks ({} × {} MiB)",
+        plan.read_rounds,
+        plan.file_size / MIB
+    ));
+    let read_small = measure::file_read(&agents, &data_file, file_size, MIB, plan.read_rounds)?;
+    drop(agents);
+
+    // Fresh agents: their VmHWM is then the peak of the 48 MiB reads.
+    let agents = start_both(&flavors)?;
+    phase(&format!(
+        "guest-file-read, 48 MiB chunks ({} × {} MiB)",
+        plan.read_rounds,
+        plan.file_size / MIB
+    ));
+    let read_big = measure::file_read(&agents, &data_file, file_size, BIG_CHUNK, plan.read_rounds)?;
+    let peak = [agents[0].memory("VmHWM")?, agents[1].memory("VmHWM")?].map(|b| b as f64);
+    drop(agents);
+    drop(data_dir);
+
+    // The base64 text of a 48 MiB read, the bulk of its response.
+    let response = (4 * BIG_CHUNK.div_ceil(3)) as f64;
+    let rows = vec![
+        Row {
+            what: format!("guest-ping latency, median of {}", plan.ping_calls),
+            unit: Unit::Micros,
+            ours: latency[0],
+            qemu: latency[1],
+            target: relative(latency[1], 0.5, Better::Lower),
+        },
+        Row {
+            what: format!("{} pipelined guest-pings (raw socket)", plan.pipelined),
+            unit: Unit::PerSec,
+            ours: pipelined[0],
+            qemu: pipelined[1],
+            target: relative(pipelined[1], 4.0, Better::Higher),
+        },
+        Row {
+            what: format!(
+                "guest-file-read, {} MiB file, 1 MiB chunks",
+                plan.file_size / MIB
+            ),
+            unit: Unit::MiBPerSec,
+            ours: read_small[0],
+            qemu: read_small[1],
+            target: relative(read_small[1], 6.0, Better::Higher),
+        },
+        Row {
+            what: format!(
+                "guest-file-read, {} MiB file, 48 MiB chunks",
+                plan.file_size / MIB
+            ),
+            unit: Unit::MiBPerSec,
+            ours: read_big[0],
+            qemu: read_big[1],
+            target: relative(read_big[1], 6.0, Better::Higher),
+        },
+        Row {
+            what: "peak RSS (VmHWM) during the 48 MiB reads".to_owned(),
+            unit: Unit::MiB,
+            ours: peak[0],
+            qemu: peak[1],
+            target: Target {
+                text: "≤ 1.5× response (64 MiB base64)".to_owned(),
+                limit: 1.5 * response,
+                better: Better::Lower,
+            },
+        },
+        Row {
+            what: format!(
+                "guest-file-write, {} MiB in 1 MiB chunks",
+                plan.write_size / MIB
+            ),
+            unit: Unit::MiBPerSec,
+            ours: write[0],
+            qemu: write[1],
+            target: relative(write[1], 8.0, Better::Higher),
+        },
+        Row {
+            what: "guest-exec `true` + guest-exec-status until exited".to_owned(),
+            unit: Unit::PerSec,
+            ours: exec[0].rate,
+            qemu: exec[1].rate,
+            target: relative(exec[1].rate, 2.0, Better::Higher),
+        },
+        Row {
+            what: "idle RSS after start-up (VmRSS)".to_owned(),
+            unit: Unit::MiB,
+            ours: start[0].idle_rss,
+            qemu: start[1].idle_rss,
+            target: Target {
+                text: "≤ 2 MiB".to_owned(),
+                limit: 2.0 * MIB as f64,
+                better: Better::Lower,
+            },
+        },
+        Row {
+            what: format!("start-up to first answer, median of {}", plan.start_runs),
+            unit: Unit::Millis,
+            ours: start[0].first_answer,
+            qemu: start[1].first_answer,
+            target: relative(start[1].first_answer, 1.0, Better::Lower),
+        },
+    ];
+
+    let missed = rows.iter().filter(|row| !row.met()).count();
+    let notes = [
+        format!(
+            "Run: `cargo xtask bench{}`, {:.0} s, {} CPUs; ours {} (release), {}.",
+            if plan.quick { " --quick" } else { "" },
+            began.elapsed().as_secs_f64(),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            version(&flavors[0].binary),
+            version(&flavors[1].binary),
+        ),
+        "Both agents on unix sockets (`-m unix-listen`), driven by qga-client, \
+         interleaved round by round; MiB = 2^20 bytes."
+            .to_owned(),
+        format!(
+            "guest-exec: `true` with captured output, guest-exec-status polled without \
+             pause; status calls per cycle: ours {:.1}, qemu-ga {:.1}.",
+            exec[0].polls, exec[1].polls
+        ),
+        "Peak RSS: VmHWM of agents started afresh for the 48 MiB reads.".to_owned(),
+        format!("Targets missed: {missed} of {}.", rows.len()),
+    ];
+
+    println!("{}", report::text(&rows));
+    for note in &notes {
+        println!("{note}");
+    }
+
+    let out_dir = target_dir(root).join("bench");
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    let out = out_dir.join("agent.md");
+    let mut markdown = String::from("# qga-agent against qemu-ga\n\n");
+    markdown.push_str(&report::markdown(&rows));
+    markdown.push('\n');
+    for note in &notes {
+        markdown.push_str(&format!("- {note}\n"));
+    }
+    std::fs::write(&out, markdown).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    eprintln!("bench: written to {}", out.display());
+    Ok(())
+}
