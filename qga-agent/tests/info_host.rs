@@ -311,9 +311,12 @@ fn timezone_has_offset_and_zone() {
 
 #[test]
 fn strerror_texts_are_c_texts() {
-    assert_eq!(host::strerror(libc::ENOENT), "No such file or directory");
-    assert_eq!(host::strerror(libc::EACCES), "Permission denied");
-    let e = host::errno_error(
+    assert_eq!(
+        commands::error::strerror(libc::ENOENT),
+        "No such file or directory"
+    );
+    assert_eq!(commands::error::strerror(libc::EACCES), "Permission denied");
+    let e = commands::error::errno_error(
         "open(\"/x\")",
         &std::io::Error::from_raw_os_error(libc::ENOENT),
     );

@@ -36,8 +36,8 @@ use std::io;
 use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::host::errno_error;
 use crate::commands::power::{run_helper, HelperExit, UNSUPPORTED};
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;

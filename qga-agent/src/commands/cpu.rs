@@ -12,8 +12,8 @@ use std::path::Path;
 
 use qga_types::GuestLogicalProcessor;
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::host::errno_error;
 
 /// The sysfs directory of the processors.
 pub const SYSFS_CPU_DIR: &str = "/sys/devices/system/cpu";

@@ -50,8 +50,8 @@ use std::thread;
 use qga_types::commands::GuestExecArguments;
 use qga_types::{GuestExec, GuestExecStatus};
 
+use crate::commands::error::io_error_text as errno_text;
 use crate::commands::error::CommandError;
-use crate::commands::file::errno_text;
 
 type Result<T> = std::result::Result<T, CommandError>;
 

@@ -30,7 +30,6 @@
 //! after every call and fseek() clears it too).
 
 use std::collections::HashMap;
-use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::IntoRawFd;
@@ -389,24 +388,7 @@ fn write_all_or_some(file: &mut File, data: &[u8]) -> io::Result<usize> {
     Ok(written)
 }
 
-/// The text C's strerror() gives for an I/O error: "No such file or directory",
-/// without Rust's " (os error 2)". qemu-ga's error texts end with it.
-pub(crate) fn errno_text(err: &io::Error) -> String {
-    let Some(errno) = err.raw_os_error() else {
-        return err.to_string();
-    };
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: the buffer is valid for its length; the XSI strerror_r that the libc
-    // crate binds writes a NUL-terminated string into it or fails.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr(), buf.len()) };
-    if rc != 0 {
-        return format!("Unknown error {errno}");
-    }
-    // SAFETY: on success the buffer holds a NUL-terminated string.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
+use super::error::io_error_text as errno_text;
 
 #[cfg(test)]
 mod tests {

@@ -46,9 +46,9 @@ use std::path::PathBuf;
 
 use qga_types::GuestFsfreezeStatus;
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
 use crate::commands::fsinfo::{mount_list, FsMount};
-use crate::commands::host::errno_error;
 use crate::commands::power::{run_helper, HelperExit};
 
 /// The name of the state file in the state directory: it exists while the

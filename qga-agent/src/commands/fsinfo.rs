@@ -27,8 +27,8 @@ use qga_types::{
     GuestCCWAddress, GuestDiskAddress, GuestDiskBusType, GuestFilesystemInfo, GuestPCIAddress,
 };
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::host::errno_error;
 
 /// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
 /// system; tests point the fields at fixtures.

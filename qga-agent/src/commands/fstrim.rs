@@ -24,9 +24,9 @@ use std::os::fd::AsRawFd;
 
 use qga_types::{GuestFilesystemTrimResponse, GuestFilesystemTrimResult};
 
+use crate::commands::error::io_error_text;
 use crate::commands::error::CommandError;
 use crate::commands::fsfreeze::MountTable;
-use crate::commands::host::io_error_text;
 
 /// The kernel's `struct fstrim_range`.
 #[repr(C)]

@@ -26,33 +26,7 @@ pub const OS_RELEASE_ENV: &str = "QGA_OS_RELEASE";
 /// The utmp file glibc's `getutxent()` reads (`_PATH_UTMPX`).
 pub const UTMP_PATH: &str = "/var/run/utmp";
 
-/// The text of an errno value, as C's `strerror()` gives it (no "(os error N)").
-pub(crate) fn strerror(errno: i32) -> String {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: the buffer is valid for its length; the XSI strerror_r writes a
-    // NUL-terminated string into it (truncated if need be) or fails.
-    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr(), buf.len()) };
-    if rc != 0 {
-        return format!("Unknown error {errno}");
-    }
-    // SAFETY: on success the buffer holds a NUL-terminated string.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The text of an I/O error, as C's `strerror()` gives it.
-pub(crate) fn io_error_text(err: &io::Error) -> String {
-    match err.raw_os_error() {
-        Some(errno) => strerror(errno),
-        None => err.to_string(),
-    }
-}
-
-/// QEMU's `error_setg_errno()`: "MESSAGE: STRERROR".
-pub(crate) fn errno_error(message: impl std::fmt::Display, err: &io::Error) -> CommandError {
-    CommandError(format!("{message}: {}", io_error_text(err)))
-}
+use super::error::errno_error;
 
 /// guest-get-time: the system clock in nanoseconds since the epoch.
 ///

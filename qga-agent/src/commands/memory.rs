@@ -15,8 +15,8 @@ use qga_types::{
     GuestMemoryBlock, GuestMemoryBlockInfo, GuestMemoryBlockResponse, GuestMemoryBlockResponseType,
 };
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::host::errno_error;
 
 /// The sysfs directory of the memory blocks.
 pub const SYSFS_MEMORY_DIR: &str = "/sys/devices/system/memory";

@@ -19,8 +19,8 @@ use qga_types::{
     GuestIpAddress, GuestIpAddressType, GuestNetworkInterface, GuestNetworkInterfaceStat,
 };
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::host::errno_error;
 
 /// Where the traffic counters are read from.
 pub const PROC_NET_DEV: &str = "/proc/net/dev";

@@ -29,8 +29,8 @@ use std::process::Stdio;
 
 use qga_types::commands::GuestSetUserPasswordArguments;
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::host::errno_error;
 use crate::commands::power::{spawn_helper, wait_helper, HelperExit};
 
 /// The program guest-set-user-password runs, looked up in PATH.

@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::commands::error::CommandError;
-use crate::commands::host::{errno_error, io_error_text};
+use crate::commands::error::{errno_error, io_error_text};
 
 /// The text of QEMU's QERR_UNSUPPORTED.
 pub const UNSUPPORTED: &str = "this feature or command is not currently supported";
