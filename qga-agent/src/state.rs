@@ -25,8 +25,8 @@ use crate::config::keyfile::{KeyFile, Writer};
 
 /// The counter's file in the state directory.
 pub const STATE_FILE: &str = "qga.state";
-/// The frozen-state marker in the state directory.
-pub const FROZEN_FILE: &str = "qga.state.isfrozen";
+/// The frozen-state marker in the state directory; the freezer writes it.
+pub use crate::commands::fsfreeze::FROZEN_STATE_FILE as FROZEN_FILE;
 /// The counter's group and key.
 const GROUP: &str = "global";
 const KEY: &str = "fd_counter";
@@ -149,11 +149,6 @@ impl State {
         self.dir.join(STATE_FILE)
     }
 
-    /// `<statedir>/qga.state.isfrozen`.
-    pub fn frozen_flag(&self) -> PathBuf {
-        self.dir.join(FROZEN_FILE)
-    }
-
     /// The handle the next call to [`State::next_handle`] returns.
     pub fn peek(&self) -> i64 {
         self.next
@@ -258,7 +253,6 @@ mod tests {
         assert!(is_frozen(dir.path()).unwrap());
         let state = State::open(dir.path(), true).unwrap();
         assert_eq!(state.peek(), 1000);
-        assert_eq!(state.frozen_flag(), dir.path().join(FROZEN_FILE));
         assert!(!dir.path().join(STATE_FILE).exists());
     }
 
