@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::address::{Address, AsyncStream};
-use crate::client::{classify, preview, silent_success, Expect, State};
+use crate::client::{classify, expect_of, preview, silent_success, Expect, State};
 use crate::error::Error;
 use crate::framing::{Decoder, Frame};
 use crate::helpers::info::{supports_in, AGENT_INFO};
@@ -114,11 +114,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         arguments: &C::Arguments,
         timeout: Duration,
     ) -> Result<C::Returns, Error> {
-        let expect = if C::SUCCESS_RESPONSE {
-            Expect::Response
-        } else {
-            Expect::ErrorOnly
-        };
+        let expect = expect_of::<C>();
         let reply = self
             .call_with(C::NAME, Some(arguments), expect, timeout, |bytes| {
                 decode_reply::<C::Returns>(C::NAME, bytes)
@@ -128,6 +124,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
             Some(value) => Ok(value),
             None => silent_success::<C::Returns>(C::NAME),
         }
+    }
+
+    /// Calls the command `C` with typed arguments and returns its result as the JSON
+    /// the agent sent; see [`crate::Client::call_json`].
+    pub async fn call_json<C: Command>(
+        &mut self,
+        arguments: &C::Arguments,
+    ) -> Result<Value, Error> {
+        let timeout = self.options.timeout;
+        let reply = self
+            .call_with(C::NAME, Some(arguments), expect_of::<C>(), timeout, |b| {
+                decode_reply::<Value>(C::NAME, b)
+            })
+            .await?;
+        Ok(reply.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
     }
 
     /// Calls the command `name` with JSON `arguments` and returns the JSON result.

@@ -132,17 +132,26 @@ impl<T: Transport> Client<T> {
         arguments: &C::Arguments,
         timeout: Duration,
     ) -> Result<C::Returns, Error> {
-        let expect = if C::SUCCESS_RESPONSE {
-            Expect::Response
-        } else {
-            Expect::ErrorOnly
-        };
+        let expect = expect_of::<C>();
         match self.call_with(C::NAME, Some(arguments), expect, timeout, |bytes| {
             decode_reply::<C::Returns>(C::NAME, bytes)
         })? {
             Some(value) => Ok(value),
             None => silent_success::<C::Returns>(C::NAME),
         }
+    }
+
+    /// Calls the command `C` with typed arguments and returns its result as the JSON
+    /// the agent sent, members the schema lacks included: for a tool that shows the
+    /// agent's answers as they are. A command without a success response gives `{}`
+    /// when the agent stays silent, as [`Client::call`] does.
+    pub fn call_json<C: Command>(&mut self, arguments: &C::Arguments) -> Result<Value, Error> {
+        let timeout = self.options.timeout;
+        let expect = expect_of::<C>();
+        let reply = self.call_with(C::NAME, Some(arguments), expect, timeout, |bytes| {
+            decode_reply::<Value>(C::NAME, bytes)
+        })?;
+        Ok(reply.unwrap_or_else(|| Value::Object(serde_json::Map::new())))
     }
 
     /// Calls the command `name` with JSON `arguments` and returns the JSON result.
@@ -367,6 +376,15 @@ impl<T: Transport> Client<T> {
             self.state = State::Closed;
         }
         error
+    }
+}
+
+/// Whether the command `C` answers on success.
+pub(crate) fn expect_of<C: Command>() -> Expect {
+    if C::SUCCESS_RESPONSE {
+        Expect::Response
+    } else {
+        Expect::ErrorOnly
     }
 }
 

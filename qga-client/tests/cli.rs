@@ -344,3 +344,186 @@ fn a_glob_pattern_names_several_agents() {
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output.stderr).contains("no socket matches"));
 }
+
+#[test]
+fn every_readable_verb() {
+    let a = agent();
+    let s = [a.socket.as_path()];
+    let cases: &[(&[&str], &str)] = &[
+        (&["time"], "2023-11-14T22:13:20.123456789Z\n"),
+        (&["timezone"], "CET (UTC+01:00)\n"),
+        (
+            &["osinfo"],
+            "pretty-name: Debian GNU/Linux 12 (bookworm)\nname: Debian GNU/Linux\nid: debian\n\
+             version-id: 12\nkernel-release: 6.1.0-13-amd64\nmachine: x86_64\nx-extra: yes\n",
+        ),
+        (
+            &["users"],
+            "root since 2023-11-14T22:13:20Z\nCORP\\bob since 1970-01-01T00:00:00Z\n",
+        ),
+        (
+            &["interfaces"],
+            "lo: 00:00:00:00:00:00\n    inet 127.0.0.1/8\n    rx 10 bytes, tx 20 bytes\neth0:\n",
+        ),
+        (
+            &["vcpus"],
+            "cpu 0: online\ncpu 1: offline, can go offline\n",
+        ),
+        (
+            &["fsinfo"],
+            "/ ext4 vda1 1.0 GiB of 4.0 GiB used on /dev/vda1\n",
+        ),
+        (&["memory-blocks"], "block 1: offline\nblock 2: online\n"),
+        (
+            &["memory-block-info"],
+            "block size: 128.0 MiB (134217728 bytes)\n",
+        ),
+        (
+            &["fstrim", "--minimum", "4096"],
+            "/: 1.0 MiB trimmed\n/boot: Operation not supported\n",
+        ),
+        (&["set-time"], ""),
+        (&["set-time", "1700000000000000000"], ""),
+        (&["fsfreeze", "freeze"], "2 filesystems frozen\n"),
+        (&["fsfreeze", "status"], "frozen\n"),
+        (&["fsfreeze", "thaw"], "2 filesystems thawed\n"),
+        (
+            &["fsfreeze", "freeze", "/a", "/b"],
+            "2 filesystems frozen\n",
+        ),
+        (&["fsfreeze", "thaw"], "2 filesystems thawed\n"),
+        (&["fsfreeze", "thaw"], "0 filesystems thawed\n"),
+        (&["suspend", "disk"], ""),
+        (&["suspend-hybrid"], ""),
+        (&["shutdown"], ""),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(assert_ok(&qga(&s, args)), *expected, "qga {args:?}");
+    }
+    let requests = a.guest.lock().unwrap().requests.clone();
+    let sent: Vec<String> = requests
+        .iter()
+        .map(|(name, arguments)| format!("{name} {arguments}"))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "guest-get-time {}",
+            "guest-get-timezone {}",
+            "guest-get-osinfo {}",
+            "guest-get-users {}",
+            "guest-network-get-interfaces {}",
+            "guest-get-vcpus {}",
+            "guest-get-fsinfo {}",
+            "guest-get-memory-blocks {}",
+            "guest-get-memory-block-info {}",
+            "guest-fstrim {\"minimum\":4096}",
+            "guest-set-time {}",
+            "guest-set-time {\"time\":1700000000000000000}",
+            "guest-fsfreeze-freeze {}",
+            "guest-fsfreeze-status {}",
+            "guest-fsfreeze-thaw {}",
+            "guest-fsfreeze-freeze-list {\"mountpoints\":[\"/a\",\"/b\"]}",
+            "guest-fsfreeze-thaw {}",
+            "guest-fsfreeze-thaw {}",
+            "guest-suspend-disk {}",
+            "guest-suspend-hybrid {}",
+            "guest-shutdown {\"mode\":\"powerdown\"}",
+        ]
+    );
+}
+
+#[test]
+fn json_prints_the_agents_replies() {
+    let a = agent();
+    let s = [a.socket.as_path()];
+    let cases: &[(&[&str], &str)] = &[
+        (&["--json", "ping"], "{}\n"),
+        (&["--json", "time"], "1700000000123456789\n"),
+        (
+            &["--json", "timezone"],
+            "{\"offset\":3600,\"zone\":\"CET\"}\n",
+        ),
+        (
+            &["--json", "vcpus"],
+            "[{\"can-offline\":true,\"logical-id\":1,\"online\":false},\
+             {\"can-offline\":false,\"logical-id\":0,\"online\":true}]\n",
+        ),
+        (
+            &["--json", "osinfo"],
+            "{\"id\":\"debian\",\"kernel-release\":\"6.1.0-13-amd64\",\"machine\":\"x86_64\",\
+             \"name\":\"Debian GNU/Linux\",\"pretty-name\":\"Debian GNU/Linux 12 (bookworm)\",\
+             \"version-id\":\"12\",\"x-extra\":\"yes\"}\n",
+        ),
+        (&["--json", "memory-block-info"], "{\"size\":134217728}\n"),
+        (&["--json", "set-time"], "{}\n"),
+        (&["--json", "fsfreeze", "status"], "\"thawed\"\n"),
+        (&["--json", "fsfreeze", "freeze"], "2\n"),
+        (&["--json", "fsfreeze", "thaw"], "2\n"),
+        (&["--json", "shutdown", "--mode", "halt"], ""),
+    ];
+    for (args, expected) in cases {
+        assert_eq!(assert_ok(&qga(&s, args)), *expected, "qga {args:?}");
+    }
+    let requests = a.guest.lock().unwrap().requests.clone();
+    assert_eq!(
+        requests.last().unwrap(),
+        &(
+            "guest-shutdown".to_owned(),
+            serde_json::json!({"mode": "halt"})
+        )
+    );
+}
+
+#[test]
+fn file_verbs_send_typed_requests() {
+    let a = agent();
+    a.guest
+        .lock()
+        .unwrap()
+        .files
+        .insert("/f".into(), b"0123456789".to_vec());
+    let s = [a.socket.as_path()];
+    let handle = assert_ok(&qga(&s, &["file-open", "/f"])).trim().to_owned();
+    assert_eq!(assert_ok(&qga(&s, &["file-read", &handle])), "0123456789");
+    assert_eq!(
+        assert_ok(&qga(&s, &["file-seek", &handle, "-3", "cur"])),
+        "7\n"
+    );
+    assert_eq!(
+        assert_ok(&qga(&s, &["--json", "file-read", &handle, "--count", "2"])),
+        "{\"buf-b64\":\"Nzg=\",\"count\":2,\"eof\":false}\n"
+    );
+    assert_eq!(assert_ok(&qga(&s, &["file-flush", &handle])), "");
+    assert_eq!(
+        assert_ok(&qga(&s, &["--json", "file-flush", &handle])),
+        "{}\n"
+    );
+    assert_ok(&qga(&s, &["file-close", &handle]));
+    let output = qga(&s, &["file-flush", &handle]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        format!("qga: guest-file-flush: handle '{handle}' has not been found\n")
+    );
+
+    let h: i64 = handle.parse().unwrap();
+    let requests = a.guest.lock().unwrap().requests.clone();
+    let sent: Vec<String> = requests
+        .iter()
+        .map(|(name, arguments)| format!("{name} {arguments}"))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            "guest-file-open {\"mode\":\"r\",\"path\":\"/f\"}".to_owned(),
+            format!("guest-file-read {{\"handle\":{h}}}"),
+            format!("guest-file-seek {{\"handle\":{h},\"offset\":-3,\"whence\":\"cur\"}}"),
+            format!("guest-file-read {{\"count\":2,\"handle\":{h}}}"),
+            format!("guest-file-flush {{\"handle\":{h}}}"),
+            format!("guest-file-flush {{\"handle\":{h}}}"),
+            format!("guest-file-close {{\"handle\":{h}}}"),
+            format!("guest-file-flush {{\"handle\":{h}}}"),
+        ]
+    );
+}

@@ -550,3 +550,38 @@ fn an_unreachable_vsock_address_is_a_connect_error() {
         "{e:?}"
     );
 }
+
+#[test]
+fn json_calls_send_typed_arguments_and_keep_the_whole_reply() {
+    let (stream, peer) = scripted(|mut peer| {
+        peer.sync();
+        assert_eq!(peer.expect("guest-get-host-name"), json!({}));
+        peer.reply(json!({"host-name": "vm1", "x-new-member": [1, 2]}));
+        assert_eq!(peer.expect("guest-shutdown"), json!({"mode": "halt"}));
+        // After silence the client cannot know the stream is in sync.
+        peer.sync();
+        peer.expect("guest-ping");
+        peer.error(
+            "CommandNotFound",
+            "The command guest-ping has not been found",
+        );
+    });
+    let mut client = Client::with_options(stream, quick_options());
+    assert_eq!(
+        client.call_json::<GuestGetHostName>(&Empty {}).unwrap(),
+        json!({"host-name": "vm1", "x-new-member": [1, 2]})
+    );
+    // Silence is a command without a success response succeeding.
+    assert_eq!(
+        client
+            .call_json::<GuestShutdown>(&GuestShutdownArguments {
+                mode: Some("halt".into())
+            })
+            .unwrap(),
+        json!({})
+    );
+    let e = client.call_json::<GuestPing>(&Empty {}).unwrap_err();
+    assert!(matches!(e, Error::CommandNotFound { .. }), "{e:?}");
+    drop(client);
+    peer.join().unwrap();
+}

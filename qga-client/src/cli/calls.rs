@@ -1,11 +1,26 @@
 //! Every request `qga` sends, built in one place.
 //!
-//! Each function is one agent command with its arguments as JSON. When the generated
-//! descriptors of `qga_types::commands` exist, each becomes a typed
-//! `client.call::<...>(&arguments)` and the printing in `show` reads typed values.
+//! Each function is one agent command, called through its descriptor in
+//! `qga_types::commands` with the generated argument type, so that every request is
+//! checked by the compiler against the schema. Replies come back as the JSON the
+//! agent sent ([`Client::call_json`]): `--json` prints them as they are, and `show`
+//! reads them leniently, members the schema lacks included. Only `qga raw` sends
+//! JSON of its own.
 
 use qga_client::{Client, Error, Transport};
-use serde_json::{json, Value};
+use qga_types::commands::{
+    GuestFileClose, GuestFileCloseArguments, GuestFileFlush, GuestFileFlushArguments,
+    GuestFileOpen, GuestFileOpenArguments, GuestFileRead, GuestFileReadArguments, GuestFileSeek,
+    GuestFileSeekArguments, GuestFileWrite, GuestFileWriteArguments, GuestFsfreezeFreeze,
+    GuestFsfreezeFreezeList, GuestFsfreezeFreezeListArguments, GuestFsfreezeStatus,
+    GuestFsfreezeThaw, GuestFstrim, GuestFstrimArguments, GuestGetFsinfo, GuestGetHostName,
+    GuestGetMemoryBlockInfo, GuestGetMemoryBlocks, GuestGetOsinfo, GuestGetTime, GuestGetTimezone,
+    GuestGetUsers, GuestGetVcpus, GuestInfo, GuestNetworkGetInterfaces, GuestPing, GuestSetTime,
+    GuestSetTimeArguments, GuestShutdown, GuestShutdownArguments, GuestSuspendDisk,
+    GuestSuspendHybrid, GuestSuspendRam,
+};
+use qga_types::{Command, Empty, GuestFileWhence, QGASeek};
+use serde_json::Value;
 
 use super::args::{ShutdownMode, SuspendMode, Whence};
 
@@ -13,109 +28,97 @@ use super::args::{ShutdownMode, SuspendMode, Whence};
 pub type Reply = Result<Value, Error>;
 
 pub fn ping<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-ping", None)
+    c.call_json::<GuestPing>(&Empty {})
 }
 
 pub fn info<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-info", None)
+    c.call_json::<GuestInfo>(&Empty {})
 }
 
 pub fn get_time<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-time", None)
+    c.call_json::<GuestGetTime>(&Empty {})
 }
 
 pub fn set_time<T: Transport>(c: &mut Client<T>, nanoseconds: Option<i64>) -> Reply {
-    match nanoseconds {
-        Some(time) => c.call_raw("guest-set-time", Some(&json!({ "time": time }))),
-        None => c.call_raw("guest-set-time", None),
-    }
+    c.call_json::<GuestSetTime>(&GuestSetTimeArguments { time: nanoseconds })
 }
 
 pub fn host_name<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-host-name", None)
+    c.call_json::<GuestGetHostName>(&Empty {})
 }
 
 pub fn timezone<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-timezone", None)
+    c.call_json::<GuestGetTimezone>(&Empty {})
 }
 
 pub fn osinfo<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-osinfo", None)
+    c.call_json::<GuestGetOsinfo>(&Empty {})
 }
 
 pub fn users<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-users", None)
+    c.call_json::<GuestGetUsers>(&Empty {})
 }
 
 pub fn interfaces<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-network-get-interfaces", None)
+    c.call_json::<GuestNetworkGetInterfaces>(&Empty {})
 }
 
 pub fn vcpus<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-vcpus", None)
+    c.call_json::<GuestGetVcpus>(&Empty {})
 }
 
 pub fn fsinfo<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-fsinfo", None)
+    c.call_json::<GuestGetFsinfo>(&Empty {})
 }
 
 pub fn memory_blocks<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-memory-blocks", None)
+    c.call_json::<GuestGetMemoryBlocks>(&Empty {})
 }
 
 pub fn memory_block_info<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-get-memory-block-info", None)
+    c.call_json::<GuestGetMemoryBlockInfo>(&Empty {})
 }
 
 pub fn fsfreeze_status<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-fsfreeze-status", None)
+    c.call_json::<GuestFsfreezeStatus>(&Empty {})
 }
 
+/// All freezable filesystems, or those at `mountpoints`.
 pub fn fsfreeze_freeze<T: Transport>(c: &mut Client<T>, mountpoints: &[String]) -> Reply {
     if mountpoints.is_empty() {
-        c.call_raw("guest-fsfreeze-freeze", None)
+        c.call_json::<GuestFsfreezeFreeze>(&Empty {})
     } else {
-        c.call_raw(
-            "guest-fsfreeze-freeze-list",
-            Some(&json!({ "mountpoints": mountpoints })),
-        )
+        c.call_json::<GuestFsfreezeFreezeList>(&GuestFsfreezeFreezeListArguments {
+            mountpoints: Some(mountpoints.to_vec()),
+        })
     }
 }
 
 pub fn fsfreeze_thaw<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_raw("guest-fsfreeze-thaw", None)
+    c.call_json::<GuestFsfreezeThaw>(&Empty {})
 }
 
 pub fn fstrim<T: Transport>(c: &mut Client<T>, minimum: Option<i64>) -> Reply {
-    match minimum {
-        Some(minimum) => c.call_raw("guest-fstrim", Some(&json!({ "minimum": minimum }))),
-        None => c.call_raw("guest-fstrim", None),
-    }
+    c.call_json::<GuestFstrim>(&GuestFstrimArguments { minimum })
 }
 
 pub fn file_open<T: Transport>(c: &mut Client<T>, path: &str, mode: &str) -> Reply {
-    c.call_raw(
-        "guest-file-open",
-        Some(&json!({ "path": path, "mode": mode })),
-    )
+    c.call_json::<GuestFileOpen>(&GuestFileOpenArguments {
+        path: path.to_owned(),
+        mode: Some(mode.to_owned()),
+    })
 }
 
 pub fn file_read<T: Transport>(c: &mut Client<T>, handle: i64, count: Option<i64>) -> Reply {
-    match count {
-        Some(count) => c.call_raw(
-            "guest-file-read",
-            Some(&json!({ "handle": handle, "count": count })),
-        ),
-        None => c.call_raw("guest-file-read", Some(&json!({ "handle": handle }))),
-    }
+    c.call_json::<GuestFileRead>(&GuestFileReadArguments { handle, count })
 }
 
 pub fn file_write<T: Transport>(c: &mut Client<T>, handle: i64, data: &[u8]) -> Reply {
-    let buf_b64 = qga_types::base64::encode(data);
-    c.call_raw(
-        "guest-file-write",
-        Some(&json!({ "handle": handle, "buf-b64": buf_b64 })),
-    )
+    c.call_json::<GuestFileWrite>(&GuestFileWriteArguments {
+        handle,
+        buf_b64: data.to_vec(),
+        count: None,
+    })
 }
 
 pub fn file_seek<T: Transport>(
@@ -125,56 +128,68 @@ pub fn file_seek<T: Transport>(
     whence: Whence,
 ) -> Reply {
     let whence = match whence {
-        Whence::Set => "set",
-        Whence::Cur => "cur",
-        Whence::End => "end",
+        Whence::Set => QGASeek::Set,
+        Whence::Cur => QGASeek::Cur,
+        Whence::End => QGASeek::End,
     };
-    c.call_raw(
-        "guest-file-seek",
-        Some(&json!({ "handle": handle, "offset": offset, "whence": whence })),
-    )
+    c.call_json::<GuestFileSeek>(&GuestFileSeekArguments {
+        handle,
+        offset,
+        whence: GuestFileWhence::Name(whence),
+    })
 }
 
 pub fn file_flush<T: Transport>(c: &mut Client<T>, handle: i64) -> Reply {
-    c.call_raw("guest-file-flush", Some(&json!({ "handle": handle })))
+    c.call_json::<GuestFileFlush>(&GuestFileFlushArguments { handle })
 }
 
 pub fn file_close<T: Transport>(c: &mut Client<T>, handle: i64) -> Reply {
-    c.call_raw("guest-file-close", Some(&json!({ "handle": handle })))
+    c.call_json::<GuestFileClose>(&GuestFileCloseArguments { handle })
 }
 
-/// `None` is the usual success: the agent does not answer.
-pub fn shutdown<T: Transport>(
-    c: &mut Client<T>,
-    mode: ShutdownMode,
-) -> Result<Option<Value>, Error> {
+/// Succeeds when the agent stays silent, as it does on success.
+pub fn shutdown<T: Transport>(c: &mut Client<T>, mode: ShutdownMode) -> Result<(), Error> {
     let mode = match mode {
         ShutdownMode::Powerdown => "powerdown",
         ShutdownMode::Halt => "halt",
         ShutdownMode::Reboot => "reboot",
     };
-    c.call_raw_no_response("guest-shutdown", Some(&json!({ "mode": mode })))
+    c.call::<GuestShutdown>(&GuestShutdownArguments {
+        mode: Some(mode.to_owned()),
+    })
+    .map(drop)
 }
 
-/// `None` is the usual success: the agent does not answer.
-pub fn suspend<T: Transport>(c: &mut Client<T>, mode: SuspendMode) -> Result<Option<Value>, Error> {
-    let name = match mode {
-        SuspendMode::Disk => "guest-suspend-disk",
-        SuspendMode::Ram => "guest-suspend-ram",
-        SuspendMode::Hybrid => "guest-suspend-hybrid",
-    };
-    c.call_raw_no_response(name, None)
+/// Succeeds when the agent stays silent, as it does on success.
+pub fn suspend<T: Transport>(c: &mut Client<T>, mode: SuspendMode) -> Result<(), Error> {
+    match mode {
+        SuspendMode::Disk => c.call::<GuestSuspendDisk>(&Empty {}),
+        SuspendMode::Ram => c.call::<GuestSuspendRam>(&Empty {}),
+        SuspendMode::Hybrid => c.call::<GuestSuspendHybrid>(&Empty {}),
+    }
+    .map(drop)
 }
 
-/// Commands that answer only on failure.
+/// Commands that answer only on failure, by their descriptors.
+const NO_SUCCESS_RESPONSE: [(&str, bool); 4] = [
+    (GuestShutdown::NAME, GuestShutdown::SUCCESS_RESPONSE),
+    (GuestSuspendDisk::NAME, GuestSuspendDisk::SUCCESS_RESPONSE),
+    (GuestSuspendRam::NAME, GuestSuspendRam::SUCCESS_RESPONSE),
+    (
+        GuestSuspendHybrid::NAME,
+        GuestSuspendHybrid::SUCCESS_RESPONSE,
+    ),
+];
+
+/// Whether `name` answers only on failure.
 pub fn has_no_success_response(name: &str) -> bool {
-    matches!(
-        name,
-        "guest-shutdown" | "guest-suspend-disk" | "guest-suspend-ram" | "guest-suspend-hybrid"
-    )
+    NO_SUCCESS_RESPONSE
+        .iter()
+        .any(|&(command, answers)| command == name && !answers)
 }
 
-/// Any command; `None` when one without a success response stayed silent.
+/// Any command, with JSON arguments as given; `None` when one without a success
+/// response stayed silent.
 pub fn raw<T: Transport>(
     c: &mut Client<T>,
     name: &str,
@@ -184,5 +199,24 @@ pub fn raw<T: Transport>(
         c.call_raw_no_response(name, arguments)
     } else {
         c.call_raw(name, arguments).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_no_success_response;
+
+    #[test]
+    fn commands_that_answer_only_on_failure() {
+        for name in [
+            "guest-shutdown",
+            "guest-suspend-disk",
+            "guest-suspend-ram",
+            "guest-suspend-hybrid",
+        ] {
+            assert!(has_no_success_response(name), "{name}");
+        }
+        assert!(!has_no_success_response("guest-ping"));
+        assert!(!has_no_success_response("guest-sync"));
     }
 }

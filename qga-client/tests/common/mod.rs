@@ -195,6 +195,9 @@ pub struct FakeGuest {
     processes: HashMap<i64, (usize, String)>,
     /// Every command received, in order.
     pub log: Vec<String>,
+    /// Every request received, in order: its command and its arguments (`{}` when it
+    /// had none).
+    pub requests: Vec<(String, Value)>,
     /// Fail the n-th guest-file-read (counting from 1), if set.
     pub fail_read: Option<usize>,
     reads: usize,
@@ -212,6 +215,7 @@ impl FakeGuest {
 
     pub fn handle(&mut self, name: &str, a: &Value) -> Answer {
         self.log.push(name.to_owned());
+        self.requests.push((name.to_owned(), a.clone()));
         let generic = |desc: String| Answer::Error("GenericError", desc);
         match name {
             "guest-ping" => Answer::Return(json!({})),
@@ -329,7 +333,48 @@ impl FakeGuest {
                 self.frozen = false;
                 Answer::Return(json!(thawed))
             }
-            "guest-shutdown" | "guest-suspend-ram" => Answer::Silent,
+            "guest-file-flush" => match self.handles.get(&a["handle"].as_i64().unwrap()) {
+                Some(_) => Answer::Return(json!({})),
+                None => generic(format!("handle '{}' has not been found", a["handle"])),
+            },
+            "guest-get-time" => Answer::Return(json!(1_700_000_000_123_456_789_i64)),
+            "guest-set-time" => Answer::Return(json!({})),
+            "guest-get-timezone" => Answer::Return(json!({"zone": "CET", "offset": 3600})),
+            "guest-get-osinfo" => Answer::Return(json!({
+                "id": "debian", "name": "Debian GNU/Linux",
+                "pretty-name": "Debian GNU/Linux 12 (bookworm)", "version-id": "12",
+                "kernel-release": "6.1.0-13-amd64", "machine": "x86_64",
+                // A member the schema does not have: shown all the same.
+                "x-extra": "yes"})),
+            "guest-get-users" => Answer::Return(json!([
+                {"user": "root", "login-time": 1_700_000_000.5},
+                {"user": "bob", "domain": "CORP", "login-time": 0.0}])),
+            "guest-network-get-interfaces" => Answer::Return(json!([
+                {"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
+                    {"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8}],
+                 "statistics": {"rx-bytes": 10, "rx-packets": 1, "rx-errs": 0, "rx-dropped": 0,
+                    "tx-bytes": 20, "tx-packets": 2, "tx-errs": 0, "tx-dropped": 0}},
+                {"name": "eth0"}])),
+            "guest-get-vcpus" => Answer::Return(json!([
+                {"logical-id": 1, "online": false, "can-offline": true},
+                {"logical-id": 0, "online": true, "can-offline": false}])),
+            "guest-get-fsinfo" => Answer::Return(json!([
+                {"name": "vda1", "mountpoint": "/", "type": "ext4",
+                 "used-bytes": 1_073_741_824_u64, "total-bytes": 4_294_967_296_u64,
+                 "disk": [{"dev": "/dev/vda1", "bus-type": "virtio", "bus": 0, "target": 0,
+                    "unit": 0, "pci-controller":
+                        {"domain": 0, "bus": 0, "slot": 4, "function": 0}}]}])),
+            "guest-get-memory-blocks" => Answer::Return(json!([
+                {"phys-index": 2, "online": true, "can-offline": false},
+                {"phys-index": 1, "online": false}])),
+            "guest-get-memory-block-info" => Answer::Return(json!({"size": 134_217_728})),
+            "guest-fstrim" => Answer::Return(json!({"paths": [
+                {"path": "/", "trimmed": 1_048_576, "minimum": 0},
+                {"path": "/boot", "error": "Operation not supported"}]})),
+            "guest-shutdown"
+            | "guest-suspend-ram"
+            | "guest-suspend-disk"
+            | "guest-suspend-hybrid" => Answer::Silent,
             _ => Answer::Error(
                 "CommandNotFound",
                 format!("The command {name} has not been found"),
