@@ -4,7 +4,6 @@
 //! `vm-cache/debs`, and unpacked into the private root `vm-cache/root`.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -67,7 +66,12 @@ pub struct Guest {
     pub lib_path: std::ffi::OsString,
     /// `-L` folders: QEMU's data, SeaBIOS, iPXE.
     pub firmware: Vec<PathBuf>,
-    /// The uncompressed kernel if it could be extracted, else vmlinuz.
+    /// The kernel: vmlinuz, booted through its bzImage entry. (The uncompressed ELF
+    /// inside would boot in half the time under TCG, but QEMU starts an ELF kernel
+    /// through its PVH entry point, and a 6.1 kernel booted that way cannot resume
+    /// from S3: its wakeup trampoline page-faults as soon as it enables paging, the
+    /// triple fault resets the machine into the firmware's resume path again, and the
+    /// guest never comes back from guest-suspend-ram.)
     pub kernel: PathBuf,
     /// e.g. `6.1.0-56-amd64`.
     pub release: String,
@@ -223,8 +227,7 @@ fn download(debs: &Path, packages: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Unpacks the packages into a fresh root, extracts the uncompressed kernel, and puts
-/// the root in place of the old one.
+/// Unpacks the packages into a fresh root and puts it in place of the old one.
 fn unpack(cache: &Path, debs: &Path, packages: &[String], stamp: &str) -> Result<(), String> {
     let fresh = cache.join(format!("root.partial-{}", std::process::id()));
     let _ = fs::remove_dir_all(&fresh);
@@ -286,12 +289,7 @@ fn unpack_into(debs: &Path, packages: &[String], root: &Path) -> Result<(), Stri
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
-    let (vmlinuz, release) = find_vmlinuz(root)?;
-    let vmlinux = root.join("boot").join(format!("vmlinux-{release}"));
-    if let Err(e) = extract_vmlinux(&vmlinuz, &vmlinux) {
-        eprintln!("vm: cannot extract the uncompressed kernel ({e}); booting vmlinuz");
-        let _ = fs::remove_file(&vmlinux);
-    }
+    let (_, release) = find_vmlinuz(root)?;
     decompress_modules(root, &release)
 }
 
@@ -344,43 +342,6 @@ fn find_vmlinuz(root: &Path) -> Result<(PathBuf, String), String> {
         .ok_or_else(|| format!("no vmlinuz in {}", boot.display()))
 }
 
-/// The kernel inside vmlinuz is an xz stream: find its magic and decompress from there.
-fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<(), String> {
-    const XZ_MAGIC: &[u8] = &[0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00];
-    let image = fs::read(vmlinuz).map_err(|e| e.to_string())?;
-    let offsets = image
-        .windows(XZ_MAGIC.len())
-        .enumerate()
-        .filter(|(_, w)| *w == XZ_MAGIC);
-    for (offset, _) in offsets.take(4) {
-        let file = fs::File::create(out).map_err(|e| e.to_string())?;
-        let mut xz = Command::new("xz")
-            .args(["-dc", "--single-stream"])
-            .stdin(Stdio::piped())
-            .stdout(file)
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot run xz: {e}"))?;
-        let mut stdin = xz.stdin.take().ok_or("no pipe to xz")?;
-        let payload = image[offset..].to_vec();
-        // xz stops reading after the stream; a broken pipe is expected then.
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&payload);
-        });
-        let status = xz.wait().map_err(|e| e.to_string())?;
-        let _ = writer.join();
-        let mut head = [0u8; 4];
-        let elf = fs::File::open(out)
-            .and_then(|mut f| f.read_exact(&mut head))
-            .is_ok()
-            && head == *b"\x7fELF";
-        if status.success() && elf {
-            return Ok(());
-        }
-    }
-    Err("no xz payload that decompresses to an ELF image".to_string())
-}
-
 /// Debian 6.1 ships plain .ko files; decompress any .ko.xz / .ko.zst we may meet.
 fn decompress_modules(root: &Path, release: &str) -> Result<(), String> {
     let dir = root.join("lib/modules").join(release);
@@ -420,9 +381,7 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// Finds QEMU, the kernel, the modules and busybox in a complete root.
 fn describe(root: &Path) -> Result<Guest, String> {
-    let (vmlinuz, release) = find_vmlinuz(root)?;
-    let vmlinux = root.join("boot").join(format!("vmlinux-{release}"));
-    let kernel = if vmlinux.is_file() { vmlinux } else { vmlinuz };
+    let (kernel, release) = find_vmlinuz(root)?;
 
     let module_dir = root.join("lib/modules").join(&release);
     let builtin = fs::read_to_string(module_dir.join("modules.builtin")).unwrap_or_default();

@@ -8,7 +8,7 @@
 //! chardev socket: one line per command exercised. The scenarios are a table in
 //! [`scenarios`]; the guest's `/init` and other files are templates in `tests/vm/`.
 //!
-//! Layout: [`fetch`] (packages → `target/vm-cache/{debs,root}`, vmlinux, modules),
+//! Layout: [`fetch`] (packages → `target/vm-cache/{debs,root}`, kernel, modules),
 //! [`initramfs`] (the guest's root), [`machine`] (QEMU, scratch disk), [`agent`] (the
 //! JSON client for the agent and QMP), [`scenarios`] (what is exercised).
 //!
