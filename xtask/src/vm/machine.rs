@@ -76,7 +76,10 @@ impl Vm {
             .arg("-initrd")
             .arg(initrd)
             // panic=-1: a dead /init reboots, which -no-reboot turns into an exit.
-            .args(["-append", "console=ttyS0 quiet panic=-1"])
+            // movablecore: the upper half of memory holds only movable pages, so
+            // that a memory block can always be taken offline (elsewhere the
+            // kernel's own allocations make that fail now and then, EBUSY).
+            .args(["-append", "console=ttyS0 quiet panic=-1 movablecore=256M"])
             .args(["-no-reboot", "-nic", "none"])
             .arg("-chardev")
             .arg(format!(

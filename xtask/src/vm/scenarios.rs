@@ -79,7 +79,12 @@ pub const SCENARIOS: &[Scenario] = &[
     call("guest-fstrim", "", check_fstrim),
     custom(
         "guest-set-time",
-        &["guest-set-time", "guest-get-time"],
+        &[
+            "guest-set-time",
+            "guest-get-time",
+            "guest-exec",
+            "guest-exec-status",
+        ],
         set_and_get_time,
     ),
     custom(
@@ -102,6 +107,16 @@ pub const SCENARIOS: &[Scenario] = &[
         "guest-set-memory-blocks",
         &["guest-get-memory-blocks", "guest-set-memory-blocks"],
         memory_blocks,
+    ),
+    custom(
+        "guest-suspend-disk",
+        &["guest-suspend-disk", "guest-exec", "guest-exec-status"],
+        suspend_disk,
+    ),
+    custom(
+        "guest-suspend-hybrid",
+        &["guest-suspend-hybrid", "guest-exec", "guest-exec-status"],
+        suspend_hybrid,
     ),
     custom("guest-suspend-ram", &["guest-suspend-ram"], suspend_ram),
     custom(
@@ -747,28 +762,65 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Set the guest clock a day ahead, read it back within a second, then set it back.
-fn set_and_get_time(ctx: &mut Ctx<'_>) -> Outcome {
-    const DAY_NS: i64 = 86_400 * 1_000_000_000;
-    let target = now_ns() + DAY_NS;
-    let set_at = Instant::now();
-    ctx.call("guest-set-time", Some(json!({"time": target})))?;
+/// The guest's clock (guest-get-time) minus `expected`, in seconds.
+fn clock_offset(ctx: &mut Ctx<'_>, expected: i64) -> Result<f64, String> {
     let got = ctx.call("guest-get-time", None)?;
     let got = got
         .as_i64()
         .ok_or_else(|| format!("guest-get-time returned {got}"))?;
-    let expected = target + set_at.elapsed().as_nanos() as i64;
-    let off = (got - expected).abs();
-    ctx.call("guest-set-time", Some(json!({"time": now_ns()})))?;
-    if off > 1_000_000_000 {
+    Ok((got - expected) as f64 / 1e9)
+}
+
+/// Set the guest clock (and, as QEMU does, the RTC) a day ahead and read it back
+/// within a second; put the system clock alone back with `date -s` in the guest; then
+/// guest-set-time without `time` must bring the system clock to the RTC's time, a day
+/// ahead again (within the RTC's one-second resolution); finally set both back.
+fn set_and_get_time(ctx: &mut Ctx<'_>) -> Outcome {
+    const DAY_NS: i64 = 86_400 * 1_000_000_000;
+    let result = set_and_get_time_steps(ctx, DAY_NS);
+    // Whatever happened, leave the guest with the right time in the clock and the RTC.
+    let restored = ctx.call("guest-set-time", Some(json!({"time": now_ns()})));
+    let detail = result?;
+    restored?;
+    Ok(detail)
+}
+
+fn set_and_get_time_steps(ctx: &mut Ctx<'_>, day_ns: i64) -> Outcome {
+    let target = now_ns() + day_ns;
+    let set_at = Instant::now();
+    ctx.call("guest-set-time", Some(json!({"time": target})))?;
+    let off = clock_offset(ctx, target + set_at.elapsed().as_nanos() as i64)?;
+    if off.abs() > 1.0 {
+        return Err(format!("guest-get-time is {off:.3} s off the time set"));
+    }
+    ctx.report(
+        "guest-set-time",
+        Ok(format!(
+            "a day ahead, guest-get-time within {:.3} s",
+            off.abs()
+        )),
+    );
+
+    // The system clock alone back to now: busybox date(1) does not touch the RTC.
+    ctx.sh(&format!("date -s @{} >/dev/null", now_ns() / 1_000_000_000))?;
+    let off = clock_offset(ctx, now_ns())?;
+    if off.abs() > 2.0 {
         return Err(format!(
-            "guest-get-time is {:.3} s off the time set",
-            off as f64 / 1e9
+            "`date -s` in the guest left the clock {off:.3} s off the host's"
+        ));
+    }
+    ctx.call("guest-set-time", None)?;
+    let off = clock_offset(ctx, now_ns() + day_ns)?;
+    if off.abs() > 2.0 {
+        return Err(format!(
+            "without time: the clock is {:.3} s off the RTC's time (a day ahead); \
+             it was not set from the RTC",
+            off
         ));
     }
     Ok(format!(
-        "a day ahead, guest-get-time within {:.3} s; set back",
-        off as f64 / 1e9
+        "without time: the clock set from the RTC (a day ahead, within {:.3} s); set back",
+        off.abs()
     ))
 }
 
@@ -909,6 +961,102 @@ fn memory_blocks(ctx: &mut Ctx<'_>) -> Outcome {
         "no block could be taken offline: {}",
         refusals.join("; ")
     ))
+}
+
+/// What the guest can do about hibernation: whether `/sys/power/state` lists `disk`,
+/// and how many swap areas it has (where a hibernation image would go).
+fn hibernation_setup(ctx: &mut Ctx<'_>) -> Result<(bool, usize), String> {
+    let out = ctx.sh("cat /sys/power/state; echo; tail -n +2 /proc/swaps | wc -l")?;
+    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let states = lines.next().unwrap_or("");
+    let swaps = lines
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("cannot count swap areas: {out:?}"))?;
+    Ok((states.split_whitespace().any(|w| w == "disk"), swaps))
+}
+
+/// guest-suspend-disk or guest-suspend-hybrid in a guest that cannot do it (no swap
+/// area to hold an image; no pm-utils or systemd for hybrid): the agent must answer
+/// with the error matching what the guest lacks, and stay up. `expect` is given
+/// the guest's setup and returns the text the error must contain, or `None` when the
+/// guest could really do it (which this suite does not set up, so that fails).
+fn suspend_refused(
+    ctx: &mut Ctx<'_>,
+    command: &str,
+    expect: fn(bool, usize) -> Option<&'static str>,
+) -> Outcome {
+    let (disk, swaps) = hibernation_setup(ctx)?;
+    let setup = format!(
+        "/sys/power/state {} disk, {swaps} swap area(s)",
+        if disk { "lists" } else { "lacks" }
+    );
+    let Some(expected) = expect(disk, swaps) else {
+        return Err(format!(
+            "{setup}: this guest could do it; the suite expects it cannot"
+        ));
+    };
+    let start = Instant::now();
+    ctx.agent.send(command, None)?;
+    // On success nothing is answered and the guest is gone (hibernated): wait long
+    // enough for a kernel that tries to make an image and gives up.
+    let deadline = start + Duration::from_secs(60);
+    let answer = loop {
+        let lines = ctx.agent.pending(Duration::from_millis(200))?;
+        if let Some(line) = lines.into_iter().next() {
+            break line;
+        }
+        if let Some(status) = ctx.vm.exited() {
+            return Err(format!(
+                "{setup}; QEMU exited ({status}) instead of an error"
+            ));
+        }
+        if Instant::now() >= deadline {
+            let state = qmp_status(ctx).unwrap_or_else(|e| e);
+            return Err(format!(
+                "{setup}; no answer in {} s (QEMU says the guest is {state})",
+                deadline.duration_since(start).as_secs()
+            ));
+        }
+    };
+    let answered = start.elapsed();
+    let reply: Value =
+        serde_json::from_str(&answer).map_err(|e| format!("answer {answer:?}: {e}"))?;
+    let desc = reply
+        .get("error")
+        .and_then(|e| e.get("desc"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{setup}; expected an error, got {answer}"))?
+        .to_string();
+    ctx.call("guest-ping", None)
+        .map_err(|e| format!("after the error {desc:?}: {e}"))?;
+    if !desc.contains(expected) {
+        return Err(format!(
+            "{setup}; error {desc:?}, expected one saying {expected:?}"
+        ));
+    }
+    Ok(format!(
+        "{setup}: error {desc:?} after {}; agent still answers",
+        secs(answered)
+    ))
+}
+
+/// Hibernation with `disk` listed but no swap area: the kernel freezes the guest,
+/// makes the image, finds nowhere to write it and thaws again; the write to
+/// `/sys/power/state` fails. Without `disk` listed, the mode is unsupported.
+fn suspend_disk(ctx: &mut Ctx<'_>) -> Outcome {
+    suspend_refused(ctx, "guest-suspend-disk", |disk, swaps| {
+        match (disk, swaps) {
+            (false, _) => Some("not supported"),
+            (true, 0) => Some("failed to suspend"),
+            (true, _) => None,
+        }
+    })
+}
+
+/// Hybrid sleep has no sysfs method; without systemd or pm-utils it is unsupported.
+fn suspend_hybrid(ctx: &mut Ctx<'_>) -> Outcome {
+    suspend_refused(ctx, "guest-suspend-hybrid", |_, _| Some("not supported"))
 }
 
 fn qmp_status(ctx: &mut Ctx<'_>) -> Result<String, String> {
