@@ -3,19 +3,26 @@
 //! Deadlines are tokio timers rather than socket timeouts, so any tokio stream works.
 //! A call whose future is dropped half-way leaves the stream in an unknown state; like
 //! a timed-out call, it makes the client resynchronise before its next call.
+//!
+//! The stream can be away for a while: a [`crate::AsyncFreezeGuard`] dropped while its
+//! filesystems are still frozen lends it to a task that thaws them (a destructor
+//! cannot wait). The client's next call waits for it to come back, so requests never
+//! interleave; see [`crate::AsyncFreezeGuard`].
 
 use std::time::Duration;
 
-use qga_types::Command;
+use qga_types::{Command, Empty};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::address::{Address, AsyncStream};
 use crate::client::{classify, expect_of, preview, silent_success, Expect, State};
 use crate::error::Error;
 use crate::framing::{Decoder, Frame};
+use crate::helpers::freeze::THAW;
 use crate::helpers::info::{supports_in, AGENT_INFO};
 use crate::message::{decode_reply, encode_request, encode_sync};
 use crate::options::Options;
@@ -24,7 +31,13 @@ use crate::sync;
 /// A client of one agent for tokio, over any `AsyncRead + AsyncWrite` stream.
 #[derive(Debug)]
 pub struct AsyncClient<T> {
-    io: T,
+    /// The stream; `None` while a background thaw has it (see `lent`).
+    io: Option<T>,
+    /// Where a background thaw gives the stream back, with whether a thaw is still
+    /// owed (it could not reach the agent).
+    lent: Option<oneshot::Receiver<(T, bool)>>,
+    /// Filesystems a dropped freeze guard left frozen: thaw before the next call.
+    thaw_owed: bool,
     decoder: Decoder,
     out: Vec<u8>,
     options: Options,
@@ -60,7 +73,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
     /// A client over `io`. It synchronises on its first call.
     pub fn with_options(io: T, options: Options) -> AsyncClient<T> {
         AsyncClient {
-            io,
+            io: Some(io),
+            lent: None,
+            thaw_owed: false,
             decoder: Decoder::new(options.max_response),
             out: Vec::new(),
             options,
@@ -78,19 +93,21 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         self.options.timeout = timeout;
     }
 
-    /// The stream.
-    pub fn get_ref(&self) -> &T {
-        &self.io
+    /// The stream; `None` while a background thaw has it (any call, or
+    /// [`AsyncClient::sync`], waits for it to come back).
+    pub fn get_ref(&self) -> Option<&T> {
+        self.io.as_ref()
     }
 
-    /// The stream; using it makes the client resynchronise.
-    pub fn get_mut(&mut self) -> &mut T {
+    /// The stream, as [`AsyncClient::get_ref`]; using it makes the client
+    /// resynchronise.
+    pub fn get_mut(&mut self) -> Option<&mut T> {
         self.state = State::NeedsSync;
-        &mut self.io
+        self.io.as_mut()
     }
 
-    /// Gives the stream back.
-    pub fn into_inner(self) -> T {
+    /// Gives the stream back; `None` while a background thaw has it.
+    pub fn into_inner(self) -> Option<T> {
         self.io
     }
 
@@ -183,6 +200,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
 
     /// Synchronises with the agent; see [`crate::Client::sync`].
     pub async fn sync(&mut self) -> Result<(), Error> {
+        self.reclaim().await?;
         let mut last = Error::Timeout {
             timeout: self.options.sync_timeout,
         };
@@ -224,7 +242,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         }
     }
 
-    async fn call_with<A, O>(
+    /// Sends a request and hands the response's bytes to `decode`; see
+    /// `Client::call_with`.
+    pub(crate) async fn call_with<A, O>(
         &mut self,
         name: &str,
         arguments: Option<&A>,
@@ -235,8 +255,26 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
     where
         A: Serialize + ?Sized,
     {
+        self.call_encoded(
+            |out| encode_request(out, name, arguments),
+            expect,
+            timeout,
+            decode,
+        )
+        .await
+    }
+
+    /// [`AsyncClient::call_with`] for a request that `encode` writes itself.
+    pub(crate) async fn call_encoded<O>(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+        expect: Expect,
+        timeout: Duration,
+        decode: impl FnOnce(&[u8]) -> Result<O, Error>,
+    ) -> Result<Option<O>, Error> {
+        self.settle().await?;
         self.out.clear();
-        encode_request(&mut self.out, name, arguments)?;
+        encode(&mut self.out)?;
         let Some(range) = self.exchange(expect, timeout).await? else {
             return Ok(None);
         };
@@ -247,6 +285,114 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
             }
         }
         result.map(Some)
+    }
+
+    /// Calls `name`, a freeze answered by a count. A freeze cancelled half-way may have
+    /// frozen the guest with no guard to thaw it, so until the agent has answered, a
+    /// thaw is owed: the next call would thaw first.
+    pub(crate) async fn call_freeze<A: Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        arguments: Option<&A>,
+        timeout: Duration,
+    ) -> Result<i64, Error> {
+        self.settle().await?;
+        self.out.clear();
+        encode_request(&mut self.out, name, arguments)?;
+        self.thaw_owed = true;
+        let result = match self.exchange(Expect::Response, timeout).await {
+            Ok(Some(range)) => decode_reply::<i64>(name, self.decoder.bytes(range)),
+            Ok(None) => Err(Error::Disconnected),
+            Err(e) => Err(e),
+        };
+        // Not cancelled: the caller deals with the outcome.
+        self.thaw_owed = false;
+        if let Err(e) = &result {
+            if e.desynchronises() {
+                self.state = State::NeedsSync;
+            }
+        }
+        result
+    }
+
+    /// Waits for a lent stream to come back.
+    async fn reclaim(&mut self) -> Result<(), Error> {
+        if let Some(lent) = &mut self.lent {
+            // Awaited by reference: a call dropped here leaves the receiver in place.
+            let back = lent.await;
+            self.lent = None;
+            match back {
+                Ok((io, owed)) => {
+                    self.io = Some(io);
+                    self.thaw_owed |= owed;
+                    // The thaw's client read from the stream, not this one.
+                    self.decoder.clear();
+                    self.state = State::NeedsSync;
+                }
+                // The task ended without giving the stream back (its runtime shut
+                // down): the connection is gone with it.
+                Err(_) => self.state = State::Closed,
+            }
+        }
+        if self.io.is_none() {
+            self.state = State::Closed;
+            return Err(Error::Disconnected);
+        }
+        Ok(())
+    }
+
+    /// Gets the stream back if it is lent, and thaws if a thaw is owed.
+    async fn settle(&mut self) -> Result<(), Error> {
+        self.reclaim().await?;
+        if self.thaw_owed {
+            let timeout = self.options.timeout;
+            self.out.clear();
+            encode_request::<Empty>(&mut self.out, THAW, None)?;
+            let thawed = match self.exchange(Expect::Response, timeout).await {
+                Ok(Some(range)) => decode_reply::<i64>(THAW, self.decoder.bytes(range)).map(drop),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            match thawed {
+                // The agent answered: a retry could do no more.
+                Ok(()) => self.thaw_owed = false,
+                Err(e) if e.is_agent_error() => self.thaw_owed = false,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Lends the stream to a task on the current tokio runtime that thaws the guest's
+    /// filesystems; without a runtime, the next call thaws first.
+    pub(crate) fn thaw_in_background(&mut self)
+    where
+        T: Send + 'static,
+    {
+        let handle = match tokio::runtime::Handle::try_current() {
+            Ok(handle) if self.io.is_some() => handle,
+            _ => {
+                self.thaw_owed = true;
+                return;
+            }
+        };
+        let Some(io) = self.io.take() else { return };
+        let (give_back, lent) = oneshot::channel();
+        let options = self.options.clone();
+        handle.spawn(async move {
+            // A client of its own: it synchronises first, whatever this one left.
+            let mut client = AsyncClient::with_options(io, options);
+            let owed = match client.thaw().await {
+                Ok(_) => false,
+                Err(e) => !e.is_agent_error(),
+            };
+            if let Some(io) = client.io.take() {
+                // The client may be gone; the stream then closes here.
+                let _ = give_back.send((io, owed));
+            }
+        });
+        self.lent = Some(lent);
+        self.state = State::NeedsSync;
     }
 
     async fn exchange(
@@ -303,9 +449,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
     }
 
     async fn send(&mut self, deadline: Instant, timeout: Duration) -> Result<(), Error> {
+        let Some(io) = self.io.as_mut() else {
+            return Err(self.failed(Error::Disconnected));
+        };
+        let out = &self.out;
         let write = async {
-            self.io.write_all(&self.out).await?;
-            self.io.flush().await
+            io.write_all(out).await?;
+            io.flush().await
         };
         let result = match tokio::time::timeout_at(deadline, write).await {
             Ok(Ok(())) => return Ok(()),
@@ -318,8 +468,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
 
     async fn fill(&mut self, deadline: Instant, timeout: Duration) -> Result<(), Error> {
         loop {
-            let read =
-                tokio::time::timeout_at(deadline, self.io.read(self.decoder.read_buf())).await;
+            let Some(io) = self.io.as_mut() else {
+                return Err(self.failed(Error::Disconnected));
+            };
+            let read = tokio::time::timeout_at(deadline, io.read(self.decoder.read_buf())).await;
             let error = match read {
                 Ok(Ok(0)) => Error::Disconnected,
                 Ok(Ok(n)) => {

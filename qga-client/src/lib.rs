@@ -16,7 +16,9 @@
 //! The helpers build on calls: whole-file copies in both directions
 //! ([`Client::read_file`], [`Client::write_file`]), running a program and collecting
 //! its output ([`Client::exec`]), and a filesystem freeze that thaws when dropped
-//! ([`Client::freeze`]).
+//! ([`Client::freeze`]). [`AsyncClient`] has the same helpers over tokio's
+//! `AsyncRead`/`AsyncWrite`; its freeze guard thaws explicitly, or when dropped through
+//! a task it spawns ([`AsyncFreezeGuard`]).
 
 mod address;
 mod async_client;
@@ -36,7 +38,7 @@ pub use client::Client;
 pub use error::Error;
 pub use helpers::exec::{ExecOutput, ExecRequest};
 pub use helpers::file::{CopyOptions, Progress, MAX_CHUNK};
-pub use helpers::freeze::FreezeGuard;
+pub use helpers::freeze::{AsyncFreezeGuard, FreezeGuard};
 pub use options::Options;
 pub use transport::{NoTimeout, Transport};
 pub use vsock::{AsyncVsockStream, VsockStream};

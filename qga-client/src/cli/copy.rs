@@ -113,7 +113,7 @@ fn local_error(path: &Path, e: io::Error) -> Failure {
 
 fn copy_options<'a>(
     with_progress: bool,
-    on_progress: &'a mut dyn FnMut(Progress),
+    on_progress: &'a mut (dyn FnMut(Progress) + Send),
 ) -> CopyOptions<'a> {
     CopyOptions {
         progress: with_progress.then_some(on_progress),

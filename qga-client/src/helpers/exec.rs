@@ -4,7 +4,8 @@
 //! it has exited and, once it has, gives its exit code or signal and its captured
 //! output (the agent forgets the process after that answer). The helper polls with a
 //! backoff from 1 ms doubling to 100 ms, so a quick command returns quickly and a slow
-//! one costs few calls.
+//! one costs few calls. The blocking and the tokio client share the requests, the
+//! reading of the status and the backoff; the tokio one sleeps on tokio's timer.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -12,6 +13,9 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::async_client::AsyncClient;
 use crate::client::{Client, Expect};
 use crate::error::Error;
 use crate::message::decode_reply;
@@ -35,7 +39,8 @@ pub struct ExecRequest {
     pub input: Option<Vec<u8>>,
     /// Whether to collect its standard output and error.
     pub capture_output: bool,
-    /// How long [`Client::exec`] waits for it to exit; `None` waits for ever.
+    /// How long [`Client::exec`] (or [`AsyncClient::exec`]) waits for it to exit; `None`
+    /// waits for ever.
     pub timeout: Option<Duration>,
 }
 
@@ -113,6 +118,9 @@ impl ExecOutput {
     }
 }
 
+const EXEC: &str = "guest-exec";
+const STATUS: &str = "guest-exec-status";
+
 #[derive(Serialize)]
 struct ExecArguments<'a> {
     path: &'a str,
@@ -126,9 +134,28 @@ struct ExecArguments<'a> {
     capture_output: bool,
 }
 
+impl<'a> ExecArguments<'a> {
+    fn new(request: &'a ExecRequest) -> ExecArguments<'a> {
+        ExecArguments {
+            path: &request.path,
+            arg: &request.args,
+            env: &request.env,
+            input_data: request
+                .input
+                .as_deref()
+                .map(|input| base64::engine::general_purpose::STANDARD.encode(input)),
+            capture_output: request.capture_output,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct ExecStarted {
     pid: i64,
+}
+
+fn decode_started(bytes: &[u8]) -> Result<i64, Error> {
+    decode_reply::<ExecStarted>(EXEC, bytes).map(|s| s.pid)
 }
 
 #[derive(Serialize)]
@@ -154,6 +181,56 @@ struct ExecStatus<'a> {
     err_truncated: Option<bool>,
 }
 
+/// Reads a `guest-exec-status` reply: `None` while the program runs.
+fn decode_status(bytes: &[u8]) -> Result<Option<ExecOutput>, Error> {
+    let status: ExecStatus<'_> = decode_reply(STATUS, bytes)?;
+    if !status.exited {
+        return Ok(None);
+    }
+    Ok(Some(ExecOutput {
+        exit_code: status.exitcode,
+        signal: status.signal,
+        stdout: decode_output(STATUS, status.out_data.as_deref())?,
+        stderr: decode_output(STATUS, status.err_data.as_deref())?,
+        stdout_truncated: status.out_truncated.unwrap_or(false),
+        stderr_truncated: status.err_truncated.unwrap_or(false),
+    }))
+}
+
+/// The pauses between status polls: doubling from [`FIRST_POLL`] to [`MAX_POLL`], and
+/// never past the wait's timeout.
+#[derive(Debug)]
+struct Backoff {
+    started: Instant,
+    timeout: Option<Duration>,
+    pause: Duration,
+}
+
+impl Backoff {
+    fn new(timeout: Option<Duration>) -> Backoff {
+        Backoff {
+            started: Instant::now(),
+            timeout,
+            pause: FIRST_POLL,
+        }
+    }
+
+    /// How long to pause before the next poll, or the timeout error once the wait is
+    /// over.
+    fn next_pause(&mut self) -> Result<Duration, Error> {
+        let mut pause = self.pause;
+        if let Some(timeout) = self.timeout {
+            let elapsed = self.started.elapsed();
+            if elapsed >= timeout {
+                return Err(Error::Timeout { timeout });
+            }
+            pause = pause.min(timeout - elapsed);
+        }
+        self.pause = (self.pause * 2).min(MAX_POLL);
+        Ok(pause)
+    }
+}
+
 impl<T: Transport> Client<T> {
     /// Runs a program in the guest and waits for it to end.
     pub fn exec(&mut self, request: &ExecRequest) -> Result<ExecOutput, Error> {
@@ -163,72 +240,95 @@ impl<T: Transport> Client<T> {
 
     /// Starts a program in the guest; returns its pid.
     pub fn exec_start(&mut self, request: &ExecRequest) -> Result<i64, Error> {
-        const COMMAND: &str = "guest-exec";
-        let arguments = ExecArguments {
-            path: &request.path,
-            arg: &request.args,
-            env: &request.env,
-            input_data: request
-                .input
-                .as_deref()
-                .map(|input| base64::engine::general_purpose::STANDARD.encode(input)),
-            capture_output: request.capture_output,
-        };
         let timeout = self.options().timeout;
+        let arguments = ExecArguments::new(request);
         let started = self.call_with(
-            COMMAND,
+            EXEC,
             Some(&arguments),
             Expect::Response,
             timeout,
-            |bytes| decode_reply::<ExecStarted>(COMMAND, bytes),
+            decode_started,
         )?;
-        started.map(|s| s.pid).ok_or(Error::Disconnected)
+        started.ok_or(Error::Disconnected)
     }
 
     /// Asks once whether the program `pid` has ended; `None` while it runs.
     pub fn exec_status(&mut self, pid: i64) -> Result<Option<ExecOutput>, Error> {
-        const COMMAND: &str = "guest-exec-status";
         let timeout = self.options().timeout;
+        let arguments = StatusArguments { pid };
         let status = self.call_with(
-            COMMAND,
-            Some(&StatusArguments { pid }),
+            STATUS,
+            Some(&arguments),
             Expect::Response,
             timeout,
-            |bytes| {
-                let status: ExecStatus<'_> = decode_reply(COMMAND, bytes)?;
-                if !status.exited {
-                    return Ok(None);
-                }
-                Ok(Some(ExecOutput {
-                    exit_code: status.exitcode,
-                    signal: status.signal,
-                    stdout: decode_output(COMMAND, status.out_data.as_deref())?,
-                    stderr: decode_output(COMMAND, status.err_data.as_deref())?,
-                    stdout_truncated: status.out_truncated.unwrap_or(false),
-                    stderr_truncated: status.err_truncated.unwrap_or(false),
-                }))
-            },
+            decode_status,
         )?;
         Ok(status.flatten())
     }
 
     /// Polls until the program `pid` ends, or `timeout` passes (it then keeps running).
     pub fn exec_wait(&mut self, pid: i64, timeout: Option<Duration>) -> Result<ExecOutput, Error> {
-        let started = Instant::now();
-        let mut pause = FIRST_POLL;
+        let mut backoff = Backoff::new(timeout);
         loop {
             if let Some(output) = self.exec_status(pid)? {
                 return Ok(output);
             }
-            if let Some(timeout) = timeout {
-                let elapsed = started.elapsed();
-                if elapsed >= timeout {
-                    return Err(Error::Timeout { timeout });
-                }
-                pause = pause.min(timeout - elapsed);
+            std::thread::sleep(backoff.next_pause()?);
+        }
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
+    /// Runs a program in the guest and waits for it to end; see [`Client::exec`].
+    pub async fn exec(&mut self, request: &ExecRequest) -> Result<ExecOutput, Error> {
+        let pid = self.exec_start(request).await?;
+        self.exec_wait(pid, request.timeout).await
+    }
+
+    /// Starts a program in the guest; returns its pid.
+    pub async fn exec_start(&mut self, request: &ExecRequest) -> Result<i64, Error> {
+        let timeout = self.options().timeout;
+        let arguments = ExecArguments::new(request);
+        let started = self
+            .call_with(
+                EXEC,
+                Some(&arguments),
+                Expect::Response,
+                timeout,
+                decode_started,
+            )
+            .await?;
+        started.ok_or(Error::Disconnected)
+    }
+
+    /// Asks once whether the program `pid` has ended; `None` while it runs.
+    pub async fn exec_status(&mut self, pid: i64) -> Result<Option<ExecOutput>, Error> {
+        let timeout = self.options().timeout;
+        let arguments = StatusArguments { pid };
+        let status = self
+            .call_with(
+                STATUS,
+                Some(&arguments),
+                Expect::Response,
+                timeout,
+                decode_status,
+            )
+            .await?;
+        Ok(status.flatten())
+    }
+
+    /// Polls until the program `pid` ends, or `timeout` passes (it then keeps running).
+    pub async fn exec_wait(
+        &mut self,
+        pid: i64,
+        timeout: Option<Duration>,
+    ) -> Result<ExecOutput, Error> {
+        let mut backoff = Backoff::new(timeout);
+        loop {
+            if let Some(output) = self.exec_status(pid).await? {
+                return Ok(output);
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(MAX_POLL);
+            tokio::time::sleep(backoff.next_pause()?).await;
         }
     }
 }
@@ -245,7 +345,10 @@ fn decode_output(command: &str, data: Option<&str>) -> Result<Vec<u8>, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{ExecOutput, ExecRequest};
+    use std::time::Duration;
+
+    use super::{Backoff, ExecOutput, ExecRequest, MAX_POLL};
+    use crate::error::Error;
 
     #[test]
     fn builds_requests() {
@@ -282,5 +385,33 @@ mod tests {
             ..Default::default()
         }
         .success());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_stops_at_the_timeout() {
+        let mut backoff = Backoff::new(None);
+        let pauses: Vec<u128> = (0..9)
+            .map(|_| backoff.next_pause().unwrap().as_millis())
+            .collect();
+        assert_eq!(pauses, [1, 2, 4, 8, 16, 32, 64, 100, 100]);
+        assert_eq!(backoff.next_pause().unwrap(), MAX_POLL);
+
+        let started = std::time::Instant::now();
+        let mut backoff = Backoff::new(Some(Duration::from_millis(30)));
+        loop {
+            match backoff.next_pause() {
+                Ok(pause) => {
+                    // Never past the timeout.
+                    assert!(pause <= Duration::from_millis(30));
+                    std::thread::sleep(pause);
+                }
+                Err(Error::Timeout { timeout }) => {
+                    assert_eq!(timeout, Duration::from_millis(30));
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(started.elapsed() >= Duration::from_millis(30));
     }
 }

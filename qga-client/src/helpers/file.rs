@@ -7,6 +7,10 @@
 //! place and decoded straight into one output buffer; on the way out one buffer holds
 //! the chunk, which is encoded straight into the request (base64 needs no JSON
 //! escaping). Base64 is SIMD-accelerated: at several GB/s it costs less than the copies.
+//!
+//! The blocking [`Client`] and the tokio [`AsyncClient`] run the same copy: the
+//! requests, the decoding of chunks, the bookkeeping of progress and of the end, and
+//! the closing rules are shared here; only the I/O differs.
 
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
@@ -14,7 +18,9 @@ use std::io::{self, Read, Write};
 use base64_simd::{STANDARD, STANDARD_NO_PAD};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::async_client::AsyncClient;
 use crate::client::{Client, Expect};
 use crate::error::Error;
 use crate::message::decode_reply;
@@ -37,8 +43,9 @@ pub struct CopyOptions<'a> {
     /// Bytes per `guest-file-read` or `guest-file-write` (at most 48 MiB for a read).
     pub chunk_size: usize,
     /// Called after each chunk. When set, a read first asks the agent for the file's
-    /// size (two `guest-file-seek` calls).
-    pub progress: Option<&'a mut dyn FnMut(Progress)>,
+    /// size (two `guest-file-seek` calls). `Send`, so that a copy by the tokio client
+    /// can run in a spawned task.
+    pub progress: Option<&'a mut (dyn FnMut(Progress) + Send)>,
 }
 
 impl Default for CopyOptions<'_> {
@@ -58,6 +65,12 @@ impl std::fmt::Debug for CopyOptions<'_> {
             .finish()
     }
 }
+
+const OPEN: &str = "guest-file-open";
+const READ: &str = "guest-file-read";
+const WRITE: &str = "guest-file-write";
+const SEEK: &str = "guest-file-seek";
+const CLOSE: &str = "guest-file-close";
 
 #[derive(Serialize)]
 struct OpenArguments<'a> {
@@ -101,6 +114,127 @@ struct SeekResult {
     position: u64,
 }
 
+/// A copy in progress, whichever client runs it: its chunk size, how far it has come,
+/// and whom to tell.
+struct Copy<'o> {
+    chunk: usize,
+    done: u64,
+    total: Option<u64>,
+    progress: Option<&'o mut (dyn FnMut(Progress) + Send)>,
+}
+
+impl<'o> Copy<'o> {
+    /// A read: chunks of at most what the agent reads at once.
+    fn read(options: CopyOptions<'o>) -> Copy<'o> {
+        Copy {
+            chunk: options.chunk_size.clamp(1, MAX_CHUNK),
+            done: 0,
+            total: None,
+            progress: options.progress,
+        }
+    }
+
+    /// A write (its total is unknown).
+    fn write(options: CopyOptions<'o>) -> Copy<'o> {
+        Copy {
+            chunk: options.chunk_size.max(1),
+            done: 0,
+            total: None,
+            progress: options.progress,
+        }
+    }
+
+    /// Whether progress is reported, and a read should first learn the file's size.
+    fn wants_size(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    fn report(&mut self) {
+        if let Some(progress) = self.progress.as_mut() {
+            progress(Progress {
+                done: self.done,
+                total: self.total,
+            });
+        }
+    }
+
+    /// Counts a chunk read (`n` bytes, the last one if `eof`); whether the copy is done.
+    fn chunk_read(&mut self, n: usize, eof: bool) -> bool {
+        self.done += n as u64;
+        self.report();
+        // An agent that reports neither data nor EOF would loop forever.
+        eof || n == 0
+    }
+
+    /// Counts a chunk of `n` bytes of which the agent wrote `written`; whether the
+    /// copy is done (the input ran out).
+    fn chunk_written(&mut self, path: &str, n: usize, written: u64) -> Result<bool, Error> {
+        if written != n as u64 {
+            return Err(Error::ShortWrite {
+                path: path.to_owned(),
+                written: self.done + written,
+            });
+        }
+        self.done += n as u64;
+        self.report();
+        Ok(n < self.chunk)
+    }
+}
+
+/// The outcome of a copy and of closing its handle: the copy's own error comes first.
+fn finished(copied: Result<u64, Error>, closed: Result<(), Error>) -> Result<u64, Error> {
+    let done = copied?;
+    closed.map(|()| done)
+}
+
+/// The file's size from a seek to its end: `None` when it cannot seek (a pipe or a
+/// character device: nothing moved).
+fn size_from(end: Result<SeekResult, Error>) -> Result<Option<u64>, Error> {
+    match end {
+        Ok(end) => Ok(Some(end.position)),
+        Err(e) if e.is_agent_error() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+const SEEK_END: SeekArguments = SeekArguments {
+    handle: 0,
+    offset: 0,
+    whence: 2,
+};
+
+/// Decodes the chunk of a `guest-file-read` reply into `decoded` (cleared first);
+/// returns whether it was the last.
+fn decode_chunk(bytes: &[u8], decoded: &mut Vec<u8>) -> Result<bool, Error> {
+    let result: ReadResult<'_> = decode_reply(READ, bytes)?;
+    let text = result.buf_b64.as_bytes();
+    // Agents pad; accept unpadded text too, as QEMU's agent does.
+    let engine = if text.len() % 4 == 0 {
+        STANDARD
+    } else {
+        STANDARD_NO_PAD
+    };
+    decoded.clear();
+    engine
+        .decode_append(text, decoded)
+        .map_err(|e| Error::Protocol(format!("bad base64 from {READ}: {e}")))?;
+    Ok(result.eof)
+}
+
+/// Writes the `guest-file-write` request for `chunk`, base64-encoded in place.
+fn encode_write(out: &mut Vec<u8>, handle: i64, chunk: &[u8]) -> Result<(), Error> {
+    let head =
+        format!("{{\"execute\":\"{WRITE}\",\"arguments\":{{\"handle\":{handle},\"buf-b64\":\"");
+    out.extend_from_slice(head.as_bytes());
+    STANDARD.encode_append(chunk, out);
+    out.extend_from_slice(b"\"}}");
+    Ok(())
+}
+
+fn decode_written(bytes: &[u8]) -> Result<u64, Error> {
+    decode_reply::<WriteResult>(WRITE, bytes).map(|w| w.count)
+}
+
 impl<T: Transport> Client<T> {
     /// Copies the guest file at `path` into `out`; returns the number of bytes.
     pub fn read_file<W: Write + ?Sized>(&mut self, path: &str, out: &mut W) -> Result<u64, Error> {
@@ -112,30 +246,25 @@ impl<T: Transport> Client<T> {
         &mut self,
         path: &str,
         out: &mut W,
-        mut options: CopyOptions<'_>,
+        options: CopyOptions<'_>,
     ) -> Result<u64, Error> {
-        let chunk = options.chunk_size.clamp(1, MAX_CHUNK);
-        let handle = self.file_open(path, "r")?;
+        let mut copy = Copy::read(options);
+        let handle = self.call_file(OPEN, &OpenArguments { path, mode: "r" })?;
         let copied = (|| {
-            let total = match options.progress {
-                Some(_) => self.file_size(handle)?,
-                None => None,
-            };
+            if copy.wants_size() {
+                copy.total = self.file_size(handle)?;
+            }
             let mut decoded = Vec::new();
-            let mut done = 0u64;
             loop {
-                let (n, eof) = self.read_chunk(handle, chunk, &mut decoded, out)?;
-                done += n as u64;
-                if let Some(progress) = options.progress.as_mut() {
-                    progress(Progress { done, total });
-                }
-                // An agent that reports neither data nor EOF would loop forever.
-                if eof || n == 0 {
-                    return Ok(done);
+                let eof = self.read_chunk(handle, copy.chunk, &mut decoded)?;
+                out.write_all(&decoded).map_err(Error::Local)?;
+                if copy.chunk_read(decoded.len(), eof) {
+                    return Ok(copy.done);
                 }
             }
         })();
-        self.finish(handle, copied)
+        let closed = self.call_file::<_, Value>(CLOSE, &HandleArguments { handle });
+        finished(copied, closed.map(drop))
     }
 
     /// Copies everything `input` yields into the guest file at `path`, which is created
@@ -153,129 +282,61 @@ impl<T: Transport> Client<T> {
         &mut self,
         path: &str,
         input: &mut R,
-        mut options: CopyOptions<'_>,
+        options: CopyOptions<'_>,
     ) -> Result<u64, Error> {
-        let chunk_size = options.chunk_size.max(1);
-        let handle = self.file_open(path, "w")?;
+        let mut copy = Copy::write(options);
+        let handle = self.call_file(OPEN, &OpenArguments { path, mode: "w" })?;
         let copied = (|| {
-            let mut chunk = vec![0; chunk_size];
-            let mut done = 0u64;
+            let mut chunk = vec![0; copy.chunk];
             loop {
                 let n = read_full(input, &mut chunk).map_err(Error::Local)?;
                 if n == 0 {
-                    return Ok(done);
+                    return Ok(copy.done);
                 }
                 let written = self.write_chunk(handle, &chunk[..n])?;
-                if written != n as u64 {
-                    return Err(Error::ShortWrite {
-                        path: path.to_owned(),
-                        written: done + written,
-                    });
-                }
-                done += n as u64;
-                if let Some(progress) = options.progress.as_mut() {
-                    progress(Progress { done, total: None });
-                }
-                if n < chunk_size {
-                    return Ok(done);
+                if copy.chunk_written(path, n, written)? {
+                    return Ok(copy.done);
                 }
             }
         })();
-        self.finish(handle, copied)
-    }
-
-    fn file_open(&mut self, path: &str, mode: &str) -> Result<i64, Error> {
-        self.call_file("guest-file-open", &OpenArguments { path, mode })
-    }
-
-    /// Closes `handle` whatever happened; the copy's own error comes first.
-    fn finish(&mut self, handle: i64, copied: Result<u64, Error>) -> Result<u64, Error> {
-        let closed = self.call_file::<_, Value>("guest-file-close", &HandleArguments { handle });
-        let done = copied?;
-        closed.map(|_| done)
+        let closed = self.call_file::<_, Value>(CLOSE, &HandleArguments { handle });
+        finished(copied, closed.map(drop))
     }
 
     /// The size of an open file, if it can seek; leaves it at the start.
     fn file_size(&mut self, handle: i64) -> Result<Option<u64>, Error> {
-        let end = match self.call_file::<_, SeekResult>(
-            "guest-file-seek",
-            &SeekArguments {
-                handle,
-                offset: 0,
-                whence: 2,
-            },
-        ) {
-            Ok(end) => end.position,
-            // A pipe or a character device: no size, and nothing moved.
-            Err(e) if e.is_agent_error() => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        self.call_file::<_, SeekResult>(
-            "guest-file-seek",
-            &SeekArguments {
+        let end = size_from(self.call_file(SEEK, &SeekArguments { handle, ..SEEK_END }))?;
+        if end.is_some() {
+            let start = SeekArguments {
                 handle,
                 offset: 0,
                 whence: 0,
-            },
-        )?;
-        Ok(Some(end))
+            };
+            self.call_file::<_, SeekResult>(SEEK, &start)?;
+        }
+        Ok(end)
     }
 
-    /// Reads one chunk and writes it to `out`; returns its size and whether it was the
-    /// last.
-    fn read_chunk<W: Write + ?Sized>(
+    /// Reads one chunk into `decoded`; returns whether it was the last.
+    fn read_chunk(
         &mut self,
         handle: i64,
         count: usize,
         decoded: &mut Vec<u8>,
-        out: &mut W,
-    ) -> Result<(usize, bool), Error> {
-        const COMMAND: &str = "guest-file-read";
+    ) -> Result<bool, Error> {
         let timeout = self.options().timeout;
         let arguments = ReadArguments { handle, count };
-        let reply = self.call_with(
-            COMMAND,
-            Some(&arguments),
-            Expect::Response,
-            timeout,
-            |bytes| {
-                let result: ReadResult<'_> = decode_reply(COMMAND, bytes)?;
-                let text = result.buf_b64.as_bytes();
-                // Agents pad; accept unpadded text too, as QEMU's agent does.
-                let engine = if text.len() % 4 == 0 {
-                    STANDARD
-                } else {
-                    STANDARD_NO_PAD
-                };
-                decoded.clear();
-                engine
-                    .decode_append(text, decoded)
-                    .map_err(|e| Error::Protocol(format!("bad base64 from {COMMAND}: {e}")))?;
-                let n = decoded.len();
-                out.write_all(&decoded[..n]).map_err(Error::Local)?;
-                Ok((n, result.eof))
-            },
-        )?;
-        // A command with a response always has one here.
-        Ok(reply.unwrap_or((0, true)))
+        let reply = self.call_with(READ, Some(&arguments), Expect::Response, timeout, |b| {
+            decode_chunk(b, decoded)
+        })?;
+        reply.ok_or(Error::Disconnected)
     }
 
     /// Writes one chunk; returns how much the agent wrote.
     fn write_chunk(&mut self, handle: i64, chunk: &[u8]) -> Result<u64, Error> {
-        const COMMAND: &str = "guest-file-write";
         let timeout = self.options().timeout;
-        let encode = |out: &mut Vec<u8>| {
-            let head = format!(
-                "{{\"execute\":\"{COMMAND}\",\"arguments\":{{\"handle\":{handle},\"buf-b64\":\""
-            );
-            out.extend_from_slice(head.as_bytes());
-            STANDARD.encode_append(chunk, out);
-            out.extend_from_slice(b"\"}}");
-            Ok(())
-        };
-        let reply = self.call_encoded(encode, Expect::Response, timeout, |bytes| {
-            decode_reply::<WriteResult>(COMMAND, bytes).map(|w| w.count)
-        })?;
+        let encode = |out: &mut Vec<u8>| encode_write(out, handle, chunk);
+        let reply = self.call_encoded(encode, Expect::Response, timeout, decode_written)?;
         reply.ok_or(Error::Disconnected)
     }
 
@@ -292,11 +353,172 @@ impl<T: Transport> Client<T> {
     }
 }
 
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
+    /// Copies the guest file at `path` into `out`; returns the number of bytes. See
+    /// [`Client::read_file`].
+    pub async fn read_file<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        path: &str,
+        out: &mut W,
+    ) -> Result<u64, Error> {
+        self.read_file_with(path, out, CopyOptions::default()).await
+    }
+
+    /// [`AsyncClient::read_file`] with chunk size and progress reports.
+    pub async fn read_file_with<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        path: &str,
+        out: &mut W,
+        options: CopyOptions<'_>,
+    ) -> Result<u64, Error> {
+        let mut copy = Copy::read(options);
+        let handle = self
+            .call_file(OPEN, &OpenArguments { path, mode: "r" })
+            .await?;
+        let copied = async {
+            if copy.wants_size() {
+                copy.total = self.file_size(handle).await?;
+            }
+            let mut decoded = Vec::new();
+            loop {
+                let eof = self.read_chunk(handle, copy.chunk, &mut decoded).await?;
+                out.write_all(&decoded).await.map_err(Error::Local)?;
+                if copy.chunk_read(decoded.len(), eof) {
+                    out.flush().await.map_err(Error::Local)?;
+                    return Ok(copy.done);
+                }
+            }
+        }
+        .await;
+        let closed = self
+            .call_file::<_, Value>(CLOSE, &HandleArguments { handle })
+            .await;
+        finished(copied, closed.map(drop))
+    }
+
+    /// Copies everything `input` yields into the guest file at `path`, which is created
+    /// or truncated; returns the number of bytes. See [`Client::write_file`].
+    pub async fn write_file<R: AsyncRead + Unpin + ?Sized>(
+        &mut self,
+        path: &str,
+        input: &mut R,
+    ) -> Result<u64, Error> {
+        self.write_file_with(path, input, CopyOptions::default())
+            .await
+    }
+
+    /// [`AsyncClient::write_file`] with chunk size and progress reports (`total` is
+    /// unknown).
+    pub async fn write_file_with<R: AsyncRead + Unpin + ?Sized>(
+        &mut self,
+        path: &str,
+        input: &mut R,
+        options: CopyOptions<'_>,
+    ) -> Result<u64, Error> {
+        let mut copy = Copy::write(options);
+        let handle = self
+            .call_file(OPEN, &OpenArguments { path, mode: "w" })
+            .await?;
+        let copied = async {
+            let mut chunk = vec![0; copy.chunk];
+            loop {
+                let n = read_full_async(input, &mut chunk)
+                    .await
+                    .map_err(Error::Local)?;
+                if n == 0 {
+                    return Ok(copy.done);
+                }
+                let written = self.write_chunk(handle, &chunk[..n]).await?;
+                if copy.chunk_written(path, n, written)? {
+                    return Ok(copy.done);
+                }
+            }
+        }
+        .await;
+        let closed = self
+            .call_file::<_, Value>(CLOSE, &HandleArguments { handle })
+            .await;
+        finished(copied, closed.map(drop))
+    }
+
+    async fn file_size(&mut self, handle: i64) -> Result<Option<u64>, Error> {
+        let end = self
+            .call_file(SEEK, &SeekArguments { handle, ..SEEK_END })
+            .await;
+        let end = size_from(end)?;
+        if end.is_some() {
+            let start = SeekArguments {
+                handle,
+                offset: 0,
+                whence: 0,
+            };
+            self.call_file::<_, SeekResult>(SEEK, &start).await?;
+        }
+        Ok(end)
+    }
+
+    async fn read_chunk(
+        &mut self,
+        handle: i64,
+        count: usize,
+        decoded: &mut Vec<u8>,
+    ) -> Result<bool, Error> {
+        let timeout = self.options().timeout;
+        let arguments = ReadArguments { handle, count };
+        let reply = self
+            .call_with(READ, Some(&arguments), Expect::Response, timeout, |b| {
+                decode_chunk(b, decoded)
+            })
+            .await?;
+        reply.ok_or(Error::Disconnected)
+    }
+
+    async fn write_chunk(&mut self, handle: i64, chunk: &[u8]) -> Result<u64, Error> {
+        let timeout = self.options().timeout;
+        let encode = |out: &mut Vec<u8>| encode_write(out, handle, chunk);
+        let reply = self
+            .call_encoded(encode, Expect::Response, timeout, decode_written)
+            .await?;
+        reply.ok_or(Error::Disconnected)
+    }
+
+    async fn call_file<A: Serialize + Sync, R: for<'de> Deserialize<'de>>(
+        &mut self,
+        name: &str,
+        arguments: &A,
+    ) -> Result<R, Error> {
+        let timeout = self.options().timeout;
+        let reply = self
+            .call_with(name, Some(arguments), Expect::Response, timeout, |b| {
+                decode_reply::<R>(name, b)
+            })
+            .await?;
+        reply.ok_or(Error::Disconnected)
+    }
+}
+
 /// Reads until `buf` is full or the input ends; returns how much was read.
 fn read_full<R: Read + ?Sized>(input: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// [`read_full`] for tokio.
+async fn read_full_async<R: AsyncRead + Unpin + ?Sized>(
+    input: &mut R,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match input.read(&mut buf[filled..]).await {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
