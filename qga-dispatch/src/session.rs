@@ -19,6 +19,9 @@ use crate::{json, CommandInfo, Error, Frame, Framer, Limits, Rejected, Request, 
 /// The command whose successful answer is preceded by [`DELIMITER`].
 const DELIMITED: &str = "guest-sync-delimited";
 
+/// The largest output buffer kept for the next responses once it is empty.
+const OUTPUT_KEPT: usize = 1 << 20;
+
 /// The protocol state of one channel.
 #[derive(Debug)]
 pub struct Session {
@@ -54,6 +57,10 @@ impl Session {
     /// Reads `input` (any part of the stream) and appends the responses to every
     /// message it completes to `out`.
     pub fn feed<S: Service + ?Sized>(&mut self, input: &[u8], out: &mut Vec<u8>, service: &mut S) {
+        // The buffer of a large response that has been sent is not kept.
+        if out.is_empty() && out.capacity() > OUTPUT_KEPT {
+            *out = Vec::new();
+        }
         let mut input = input;
         while let Some(frame) = self.framer.next_frame(&mut input) {
             match frame {
@@ -132,10 +139,45 @@ impl Table {
                 if name == DELIMITED {
                     out.push(DELIMITER);
                 }
-                write_return(out, &reply, id);
+                write_return(out, reply, id);
             }
             Ok(_) => {}
             Err(error) => write_error(out, &error, id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Arguments, Reply};
+
+    const COMMANDS: &[CommandInfo] = &[CommandInfo {
+        name: "guest-big",
+        success_response: true,
+    }];
+
+    fn big(_: &str, _: Arguments<'_>) -> Result<Reply, Error> {
+        Reply::new(&"x".repeat(2 * OUTPUT_KEPT))
+    }
+
+    #[test]
+    fn a_large_reply_becomes_the_output_and_is_not_kept_once_sent() {
+        let mut session = Session::new(COMMANDS);
+        let request = br#"{"execute": "guest-big", "id": 1}"#;
+        let mut out = Vec::new();
+        session.feed(request, &mut out, &mut big);
+        assert!(out.starts_with(b"{\"return\": \"xxx"));
+        assert!(out.ends_with(b"xxx\", \"id\": 1}\n"));
+        let first = out.clone();
+        // Two in one read: the second is appended to the first.
+        out.clear();
+        session.feed(&[&request[..], &request[..]].concat(), &mut out, &mut big);
+        assert_eq!(out, [&first[..], &first[..]].concat());
+        // Sent and cleared: the next response does not inherit the large buffer.
+        out.clear();
+        session.feed(b"{\"execute\": \"guest-none\"}", &mut out, &mut big);
+        assert!(out.capacity() < OUTPUT_KEPT);
+        assert!(out.starts_with(b"{\"error\": {\"class\": \"CommandNotFound\""));
     }
 }

@@ -35,6 +35,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::IntoRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
+use qga_dispatch::Reply;
 use qga_types::{GuestFileRead, GuestFileSeek, GuestFileWhence, GuestFileWrite, QGASeek};
 
 use crate::commands::error::CommandError;
@@ -108,6 +109,9 @@ impl HandleSource for Counter {
 #[derive(Debug, Default)]
 pub struct FileTable {
     files: HashMap<i64, File>,
+    /// Where reads land on their way to base64: up to [`READ_PIECE`] bytes, kept
+    /// between reads.
+    scratch: Vec<u8>,
 }
 
 impl FileTable {
@@ -173,19 +177,62 @@ impl FileTable {
     /// guest-file-read: read up to `count` bytes (4096 when `None`, at most 48 MiB)
     /// at the file's position.
     pub fn read(&mut self, handle: i64, count: Option<i64>) -> Result<GuestFileRead> {
-        let file = self.file(handle)?;
-        let count = match count {
-            None => READ_COUNT_DEFAULT,
-            Some(c) if (0..=READ_COUNT_MAX).contains(&c) => c,
-            Some(c) => return Err(invalid_count(c)),
-        };
-        let (buf, eof) = read_up_to(file, count as usize)
-            .map_err(|e| CommandError(format!("failed to read file: {}", errno_text(&e))))?;
+        let (file, count, scratch) = self.read_request(handle, count)?;
+        let mut buf = Vec::with_capacity(count);
+        let (_, eof) = read_in_pieces(file, count, scratch, |piece| {
+            buf.extend_from_slice(piece);
+        })
+        .map_err(read_error)?;
+        if buf.capacity() - buf.len() > 64 * 1024 {
+            buf.shrink_to_fit();
+        }
         Ok(GuestFileRead {
             count: buf.len() as i64,
             buf_b64: buf,
             eof,
         })
+    }
+
+    /// guest-file-read with its reply written as JSON text straight from the
+    /// file: the bytes go piece by piece from the file to their base64 text in the
+    /// reply, the one buffer of the reply's size. The text is what
+    /// [`FileTable::read`]'s value serializes to.
+    pub fn read_reply(&mut self, handle: i64, count: Option<i64>) -> Result<Reply> {
+        let (file, count, scratch) = self.read_request(handle, count)?;
+        let asked = count.to_string();
+        // The count is written as asked, and corrected once the file has told.
+        let mut reply = Reply::builder(64 + count.div_ceil(3) * 4);
+        reply.push(b"{\"count\": ");
+        let count_at = reply.len()..reply.len() + asked.len();
+        reply.push(asked.as_bytes());
+        reply.push(b", \"buf-b64\": \"");
+        let (n, eof) = read_in_pieces(file, count, scratch, |piece| reply.push_base64(piece))
+            .map_err(read_error)?;
+        reply.push(if eof {
+            b"\", \"eof\": true}"
+        } else {
+            b"\", \"eof\": false}"
+        });
+        reply.replace(count_at, n.to_string().as_bytes());
+        Ok(reply.finish())
+    }
+
+    /// The file, byte count and scratch buffer of a guest-file-read.
+    fn read_request(
+        &mut self,
+        handle: i64,
+        count: Option<i64>,
+    ) -> Result<(&mut File, usize, &mut Vec<u8>)> {
+        let file = self
+            .files
+            .get_mut(&handle)
+            .ok_or_else(|| not_found(handle))?;
+        let count = match count {
+            None => READ_COUNT_DEFAULT,
+            Some(c) if (0..=READ_COUNT_MAX).contains(&c) => c,
+            Some(c) => return Err(invalid_count(c)),
+        };
+        Ok((file, count as usize, &mut self.scratch))
     }
 
     /// guest-file-write: write the first `count` bytes of `data` (all of them when
@@ -340,35 +387,61 @@ impl OpenMode {
     }
 }
 
-/// Read until `count` bytes are in, the kernel reports end of file, or an error
-/// stops the read. Returns the bytes and whether end of file was seen.
+/// The most bytes a read hands on at a time: a multiple of 3, so that the base64
+/// texts of the pieces join into the text of the whole.
+const READ_PIECE: usize = 3 * 256 * 1024;
+
+/// Reads until `count` bytes are in, the kernel reports end of file, or an error
+/// stops the read, handing the bytes to `sink` in pieces of [`READ_PIECE`] bytes
+/// (the last one shorter). Returns how many bytes were read and whether end of
+/// file was seen.
 ///
-/// The buffer is allocated once at its final capacity and the kernel writes
-/// straight into it: a 48 MiB read costs one allocation (zeroed pages that the
-/// kernel hands out lazily for a large one) and no copy.
-fn read_up_to(file: &mut File, count: usize) -> io::Result<(Vec<u8>, bool)> {
-    let mut buf = vec![0u8; count];
+/// The pieces pass through `scratch`, which grows to the largest piece read and
+/// is kept for the next read.
+fn read_in_pieces(
+    file: &mut File,
+    count: usize,
+    scratch: &mut Vec<u8>,
+    mut sink: impl FnMut(&[u8]),
+) -> io::Result<(usize, bool)> {
+    let piece = count.min(READ_PIECE);
+    if scratch.len() < piece {
+        scratch.resize(piece, 0);
+    }
+    let mut total = 0;
     let mut filled = 0;
     let mut eof = false;
-    while filled < count {
-        match file.read(&mut buf[filled..]) {
+    while total + filled < count {
+        let want = piece.min(count - total);
+        match file.read(&mut scratch[filled..want]) {
             Ok(0) => {
                 eof = true;
                 break;
             }
-            Ok(n) => filled += n,
+            Ok(n) => {
+                filled += n;
+                if filled == want {
+                    sink(&scratch[..filled]);
+                    total += filled;
+                    filled = 0;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // Some bytes were read before a FIFO ran dry (or another error):
             // return them; the error, if it persists, comes with the next read.
-            Err(_) if filled > 0 => break,
+            Err(_) if total + filled > 0 => break,
             Err(e) => return Err(e),
         }
     }
-    buf.truncate(filled);
-    if buf.capacity() - filled > 64 * 1024 {
-        buf.shrink_to_fit();
+    if filled > 0 {
+        sink(&scratch[..filled]);
+        total += filled;
     }
-    Ok((buf, eof))
+    Ok((total, eof))
+}
+
+fn read_error(e: io::Error) -> CommandError {
+    CommandError(format!("failed to read file: {}", errno_text(&e)))
 }
 
 /// Write all of `data` unless an error stops the write; an error after some
@@ -831,6 +904,102 @@ mod tests {
         );
         drop(writer);
         assert!(t.read(h, Some(2)).unwrap().eof);
+    }
+
+    /// The reply text of guest-file-read, made the typed way.
+    fn typed_reply(r: Result<GuestFileRead>) -> std::result::Result<Vec<u8>, String> {
+        r.map(|r| Reply::new(&r).unwrap().as_bytes().to_vec())
+            .map_err(|e| e.0)
+    }
+
+    fn text_reply(r: Result<Reply>) -> std::result::Result<Vec<u8>, String> {
+        r.map(|r| r.as_bytes().to_vec()).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn the_reply_text_is_the_typed_reply_serialized() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("data");
+        let len = 2 * READ_PIECE + 7;
+        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+        fs::write(&p, &data).unwrap();
+        let (mut t, mut c) = table();
+        let counts = [
+            None,
+            Some(0),
+            Some(1),
+            Some(2),
+            Some(3),
+            Some(4),
+            Some(100),
+            Some(READ_PIECE as i64 - 1),
+            Some(READ_PIECE as i64),
+            Some(READ_PIECE as i64 + 1),
+            Some(2 * READ_PIECE as i64 + 2),
+            Some(READ_COUNT_MAX),
+        ];
+        for count in counts {
+            // The same reads on two handles of one file, one through each path,
+            // until end of file (the last ones are short: the count's digits change).
+            // Two reads from the start, then from a count and a half before the
+            // end until end of file.
+            let typed = t.open(path_str(&p), None, &mut c).unwrap();
+            let text = t.open(path_str(&p), None, &mut c).unwrap();
+            let n = count.unwrap_or(READ_COUNT_DEFAULT);
+            for i in 0.. {
+                if i == 2 {
+                    let near_end = GuestFileWhence::Name(QGASeek::End);
+                    let back = -(n + n / 2).min(len as i64);
+                    t.seek(typed, back, &near_end).unwrap();
+                    t.seek(text, back, &near_end).unwrap();
+                }
+                let expected = typed_reply(t.read(typed, count));
+                let got = text_reply(t.read_reply(text, count)).unwrap();
+                assert_eq!(Ok(&got), expected.as_ref(), "count {count:?}, read {i}");
+                let value: serde_json::Value = serde_json::from_slice(&got).unwrap();
+                if value["eof"] == true || n == 0 {
+                    break;
+                }
+            }
+            t.close(typed).unwrap();
+            t.close(text).unwrap();
+        }
+        for bad in [Some(-1), Some(READ_COUNT_MAX + 1)] {
+            let h = t.open(path_str(&p), None, &mut c).unwrap();
+            assert_eq!(
+                text_reply(t.read_reply(h, bad)),
+                typed_reply(t.read(h, bad))
+            );
+        }
+        assert_eq!(
+            text_reply(t.read_reply(999, None)),
+            typed_reply(t.read(999, None))
+        );
+    }
+
+    #[test]
+    fn the_reply_text_keeps_what_a_fifo_gave_before_running_dry() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        let cp = std::ffi::CString::new(path_str(&p)).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(cp.as_ptr(), 0o600) }, 0);
+        let writer = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let (mut t, mut c) = table();
+        let h = t.open(path_str(&p), None, &mut c).unwrap();
+        assert_eq!(
+            text_reply(t.read_reply(h, None)).unwrap_err(),
+            "failed to read file: Resource temporarily unavailable"
+        );
+        (&writer).write_all(b"abcd").unwrap();
+        assert_eq!(
+            text_reply(t.read_reply(h, Some(1000))).unwrap(),
+            b"{\"count\": 4, \"buf-b64\": \"YWJjZA==\", \"eof\": false}"
+        );
     }
 
     #[test]

@@ -20,10 +20,19 @@ use crate::{Error, Reply};
 /// The byte written before the response to guest-sync-delimited.
 pub const DELIMITER: u8 = 0xFF;
 
-/// Appends `{"return": <reply>, "id": <id>}` and a newline.
-pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
-    out.extend_from_slice(b"{\"return\": ");
-    out.extend_from_slice(reply.as_str().as_bytes());
+/// How a success response begins.
+pub(crate) const RETURN_OPEN: &[u8] = b"{\"return\": ";
+
+/// Appends `{"return": <reply>, "id": <id>}` and a newline. When `out` is empty,
+/// the response is made in the reply's own buffer, which becomes `out`: a large
+/// reply is not copied.
+pub fn write_return(out: &mut Vec<u8>, reply: Reply, id: Option<&Value>) {
+    if out.is_empty() {
+        *out = reply.into_response_start();
+    } else {
+        out.extend_from_slice(RETURN_OPEN);
+        out.extend_from_slice(reply.as_bytes());
+    }
     write_id_and_end(out, id);
 }
 
@@ -67,10 +76,10 @@ mod tests {
     #[test]
     fn return_with_and_without_id() {
         let mut out = Vec::new();
-        write_return(&mut out, &Reply::empty(), None);
+        write_return(&mut out, Reply::empty(), None);
         write_return(
             &mut out,
-            &Reply::new(&json!([1, "a"])).unwrap(),
+            Reply::new(&json!([1, "a"])).unwrap(),
             Some(&json!({"x": [1, 2]})),
         );
         assert_eq!(
