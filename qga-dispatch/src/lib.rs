@@ -37,7 +37,7 @@ pub use error::{Error, ErrorClass};
 pub use framer::{Frame, Framer};
 pub use limits::Limits;
 pub use policy::{Policy, FROZEN_ALLOWED};
-pub use reply::Reply;
+pub use reply::{Reply, ReplyBuilder};
 pub use request::{Rejected, Request};
 pub use service::Service;
 pub use session::Session;

@@ -75,7 +75,13 @@ pub struct ReplyBuilder {
 impl ReplyBuilder {
     /// An empty text with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> ReplyBuilder {
-        let mut buf = Vec::with_capacity(HEADROOM.saturating_add(capacity));
+        ReplyBuilder::in_buffer(Vec::with_capacity(HEADROOM.saturating_add(capacity)))
+    }
+
+    /// An empty text written into `buf` (cleared first): for a caller that
+    /// allocates a large reply's memory its own way.
+    pub fn in_buffer(mut buf: Vec<u8>) -> ReplyBuilder {
+        buf.clear();
         buf.resize(HEADROOM, b' ');
         ReplyBuilder { buf }
     }
@@ -143,7 +149,7 @@ mod tests {
 
     #[test]
     fn builder_writes_pieces_and_replaces_ranges() {
-        let mut b = Reply::builder(0);
+        let mut b = super::ReplyBuilder::in_buffer(b"old".to_vec());
         assert!(b.is_empty());
         b.push(b"{\"n\": 1000, \"b\": \"");
         b.push_base64(b"abc");

@@ -35,7 +35,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::IntoRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 
-use qga_dispatch::Reply;
+use qga_dispatch::{Reply, ReplyBuilder};
 use qga_types::{GuestFileRead, GuestFileSeek, GuestFileWhence, GuestFileWrite, QGASeek};
 
 use crate::commands::error::CommandError;
@@ -201,7 +201,7 @@ impl FileTable {
         let (file, count, scratch) = self.read_request(handle, count)?;
         let asked = count.to_string();
         // The count is written as asked, and corrected once the file has told.
-        let mut reply = Reply::builder(64 + count.div_ceil(3) * 4);
+        let mut reply = ReplyBuilder::in_buffer(reply_buffer(64 + count.div_ceil(3) * 4));
         reply.push(b"{\"count\": ");
         let count_at = reply.len()..reply.len() + asked.len();
         reply.push(asked.as_bytes());
@@ -438,6 +438,27 @@ fn read_in_pieces(
         total += filled;
     }
     Ok((total, eof))
+}
+
+/// The memory of a read's reply. One of several megabytes is first touched page
+/// by page as the base64 text is written: the kernel is asked to back it with
+/// huge pages where it can, which takes some 16 000 page faults of a 64 MiB reply
+/// down to a few dozen (a quarter of the agent's time in a 48 MiB read).
+fn reply_buffer(capacity: usize) -> Vec<u8> {
+    const HUGE_PAGE: usize = 2 << 20;
+    let buf = Vec::with_capacity(capacity);
+    if capacity >= 2 * HUGE_PAGE {
+        let start = (buf.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        let end = (buf.as_ptr() as usize + capacity) & !(HUGE_PAGE - 1);
+        // SAFETY: [start, end) lies within the buffer's allocation, which this
+        // function owns; the advice changes how its pages are backed, never
+        // their contents. It is only advice: a kernel without transparent huge
+        // pages refuses it, and nothing changes.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
+    buf
 }
 
 fn read_error(e: io::Error) -> CommandError {
@@ -1000,6 +1021,43 @@ mod tests {
             text_reply(t.read_reply(h, Some(1000))).unwrap(),
             b"{\"count\": 4, \"buf-b64\": \"YWJjZA==\", \"eof\": false}"
         );
+    }
+
+    #[test]
+    fn large_reply_buffers_are_offered_huge_pages() {
+        let thp = fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+        if thp.is_err() || thp.as_deref().is_ok_and(|t| t.contains("[never]")) {
+            return; // Nothing to offer on this kernel.
+        }
+        let buf = reply_buffer(8 << 20);
+        let at = buf.as_ptr() as usize + (4 << 20);
+        // The mapping that holds the buffer's middle, as /proc/self/smaps lists it.
+        let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+        let mut eligible = None;
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((lo, hi)) = range.split_once('-') {
+                    if let (Ok(lo), Ok(hi)) =
+                        (usize::from_str_radix(lo, 16), usize::from_str_radix(hi, 16))
+                    {
+                        inside = (lo..hi).contains(&at);
+                        continue;
+                    }
+                }
+            }
+            if inside {
+                if let Some(v) = line.strip_prefix("THPeligible:") {
+                    eligible = Some(v.trim() == "1");
+                }
+            }
+        }
+        assert_eq!(
+            eligible,
+            Some(true),
+            "the buffer's mapping is not THP-eligible"
+        );
+        assert!(reply_buffer(1000).capacity() >= 1000);
     }
 
     #[test]
