@@ -33,6 +33,33 @@ impl CfgMap {
         CfgMap { mapped }
     }
 
+    /// [`CfgMap::predicate`] as prettyplease prints it, or `None` when the condition
+    /// involves a mapped name (the caller's own syntax) or a name that needs escapes.
+    pub fn predicate_text(&self, cond: &Cond) -> Option<String> {
+        let list = |op: &str, conds: &[Cond]| {
+            let inner: Option<Vec<String>> = conds.iter().map(|c| self.predicate_text(c)).collect();
+            Some(format!("{op}({})", inner?.join(", ")))
+        };
+        match cond {
+            Cond::Name(name) => {
+                if self.mapped.contains_key(name)
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
+                    return None;
+                }
+                Some(format!(
+                    "feature = \"{}\"",
+                    name.to_ascii_lowercase().replace('_', "-")
+                ))
+            }
+            Cond::All(conds) => list("all", conds),
+            Cond::Any(conds) => list("any", conds),
+            Cond::Not(cond) => Some(format!("not({})", self.predicate_text(cond)?)),
+        }
+    }
+
     /// The predicate for a condition: a mapped name as mapped, any other name as a
     /// cargo feature (`CONFIG_LINUX` → `feature = "config-linux"`).
     pub fn predicate(&self, cond: &Cond) -> TokenStream {

@@ -9,6 +9,7 @@ use quote::{quote, ToTokens};
 use super::cond::CfgMap;
 use super::doc::Docs;
 use super::names;
+use super::text::{line, Text};
 use super::Options;
 use crate::model::{Arguments, Builtin, Cond, Entity, Feature, Schema, TypeRef};
 
@@ -31,6 +32,16 @@ impl Std {
             Std::Option => "Option",
             Std::Result => "Result",
             Std::Box => "Box",
+        }
+    }
+
+    fn full_text(self) -> &'static str {
+        match self {
+            Std::String => "::std::string::String",
+            Std::Vec => "::std::vec::Vec",
+            Std::Option => "::std::option::Option",
+            Std::Result => "::std::result::Result",
+            Std::Box => "::std::boxed::Box",
         }
     }
 
@@ -94,6 +105,8 @@ pub struct Context<'a> {
     pub docs: Docs,
     /// See [`Context::runtime_text`] and [`Context::is_none_text`].
     runtime_text: String,
+    /// See [`Context::types_text`].
+    types_text: String,
     is_none_text: String,
 }
 
@@ -104,6 +117,17 @@ fn path(what: &str, text: &str) -> syn::Path {
     }
 }
 
+/// A path as prettyplease prints it, when it is only names and `::` (the text
+/// printer gives up on anything else: see [`Context::types_text`]).
+fn path_text(path: &syn::Path) -> String {
+    let text = path.to_token_stream().to_string().replace(' ', "");
+    if path.segments.iter().all(|s| s.arguments.is_none()) {
+        text
+    } else {
+        String::new()
+    }
+}
+
 impl<'a> Context<'a> {
     /// # Panics
     /// When `options` holds a path or predicate that is not Rust syntax.
@@ -111,14 +135,16 @@ impl<'a> Context<'a> {
         let runtime = path("runtime", &options.runtime);
         let mut cx = Context {
             schema,
-            runtime_text: runtime.to_token_stream().to_string().replace(' ', ""),
+            runtime_text: path_text(&runtime),
             runtime,
+            types_text: String::new(),
             types: path("types", &options.types),
             cfg: CfgMap::new(&options.cfg_map),
             shared,
             docs: Docs::default(),
             is_none_text: String::new(),
         };
+        cx.types_text = path_text(&cx.types);
         cx.is_none_text = format!(
             "{}::is_none",
             cx.std(Std::Option).to_string().replace(' ', "")
@@ -170,6 +196,144 @@ impl<'a> Context<'a> {
     /// The crate of the generated types, as the dispatch code reaches it (`qga_types`).
     pub fn types(&self) -> TokenStream {
         self.types.to_token_stream()
+    }
+
+    /// The crate of the generated types as text, for the text printer (empty when
+    /// it is a path the printer does not write: it gives up on it).
+    pub fn types_text(&self) -> &str {
+        &self.types_text
+    }
+
+    /// [`Context::std`] as text.
+    pub fn std_text(&self, ty: Std) -> &'static str {
+        if self.shared.generated.contains(ty.short()) {
+            ty.full_text()
+        } else {
+            ty.short()
+        }
+    }
+
+    /// [`Context::serialize`] as text.
+    pub fn serialize_text(&self) -> &'static str {
+        if self.serde_imported() {
+            "Serialize"
+        } else {
+            "::serde::Serialize"
+        }
+    }
+
+    /// [`Context::deserialize`] as text.
+    pub fn deserialize_text(&self) -> &'static str {
+        if self.serde_imported() {
+            "Deserialize"
+        } else {
+            "::serde::Deserialize"
+        }
+    }
+
+    /// [`Context::cfg`] as text (empty for no condition).
+    pub fn cfg_text(&self, cond: Option<&Cond>, t: &mut Text) -> String {
+        match cond {
+            None => String::new(),
+            Some(cond) => match self.cfg.predicate_text(cond) {
+                Some(predicate) => format!("#[cfg({predicate})]"),
+                None => {
+                    t.fail();
+                    String::new()
+                }
+            },
+        }
+    }
+
+    /// [`Context::deprecated`] as text (empty when not deprecated).
+    pub fn deprecated_text(&self, features: &[Feature], t: &mut Text) -> String {
+        match features.iter().find(|f| f.name == "deprecated") {
+            None => String::new(),
+            Some(Feature { cond: None, .. }) => "#[deprecated]".to_owned(),
+            Some(Feature {
+                cond: Some(cond), ..
+            }) => match self.cfg.predicate_text(cond) {
+                Some(predicate) => format!("#[cfg_attr({predicate}, deprecated)]"),
+                None => {
+                    t.fail();
+                    String::new()
+                }
+            },
+        }
+    }
+
+    /// [`Context::serde_use`] as text lines.
+    pub fn serde_use_text<'c>(
+        &self,
+        t: &mut Text,
+        indent: usize,
+        conds: impl IntoIterator<Item = Option<&'c Cond>>,
+    ) {
+        if !self.serde_imported() {
+            return;
+        }
+        let mut predicates: Vec<String> = Vec::new();
+        for cond in conds {
+            match cond {
+                None => {
+                    line!(t, indent, "use serde::{{Deserialize, Serialize}};");
+                    return;
+                }
+                Some(cond) => match self.cfg.predicate_text(cond) {
+                    Some(p) => predicates.push(p),
+                    None => return t.fail(),
+                },
+            }
+        }
+        predicates.dedup();
+        match predicates.as_slice() {
+            [] => {}
+            [one] => line!(t, indent, "#[cfg({one})]"),
+            many => line!(t, indent, "#[cfg(any({}))]", many.join(", ")),
+        }
+        if !predicates.is_empty() {
+            line!(t, indent, "use serde::{{Deserialize, Serialize}};");
+        }
+    }
+
+    /// [`Context::rust_type`] as text; `prefix` is empty, `super::` or the types
+    /// crate and `::`.
+    pub fn rust_type_text(&self, ty: &TypeRef, prefix: &str) -> String {
+        match ty {
+            TypeRef::Builtin(b) => match b {
+                Builtin::Str => self.std_text(Std::String).to_owned(),
+                Builtin::Number => "f64".to_owned(),
+                Builtin::Int | Builtin::Int64 => "i64".to_owned(),
+                Builtin::Int8 => "i8".to_owned(),
+                Builtin::Int16 => "i16".to_owned(),
+                Builtin::Int32 => "i32".to_owned(),
+                Builtin::Uint8 => "u8".to_owned(),
+                Builtin::Uint16 => "u16".to_owned(),
+                Builtin::Uint32 => "u32".to_owned(),
+                Builtin::Uint64 | Builtin::Size => "u64".to_owned(),
+                Builtin::Bool => "bool".to_owned(),
+                Builtin::Null => "()".to_owned(),
+                Builtin::Any => "::serde_json::Value".to_owned(),
+                Builtin::QType => format!("{prefix}QType"),
+            },
+            TypeRef::Named(name) => {
+                format!("{prefix}{}", names::ident_text(&names::type_name(name)))
+            }
+            TypeRef::Array(element) => format!(
+                "{}<{}>",
+                self.std_text(Std::Vec),
+                self.rust_type_text(element, prefix)
+            ),
+        }
+    }
+
+    /// [`Context::maybe_boxed`] as text.
+    pub fn maybe_boxed_text(&self, owner: &str, ty: &TypeRef, text: String) -> String {
+        if self.boxed(owner, ty) {
+            format!("{}<{text}>", self.std_text(Std::Box))
+        } else {
+            text
+        }
     }
 
     /// A standard type, in full when the schema has a type of the same name.

@@ -13,6 +13,7 @@ use super::context::{Context, Std};
 use super::doc;
 use super::names;
 use super::render::{Piece, Place};
+use super::text::{line, Text, MARGIN};
 use crate::model::{Arguments, Command, Schema, TypeRef};
 
 /// The whole dispatch file, as pieces: the trait, a piece per method, then the table
@@ -27,16 +28,25 @@ pub fn pieces(schema: &Schema) -> Vec<Piece<'_>> {
         }
     })];
     for &c in &commands {
-        pieces.push(Piece::new(Place::InTrait, move |cx| method(cx, c)));
+        pieces.push(
+            Piece::new(Place::InTrait, move |cx| method(cx, c))
+                .or_text(move |cx, indent| method_text(cx, c, indent)),
+        );
     }
     pieces.push(Piece::close());
-    let (table, weight) = (commands.clone(), commands.len());
-    pieces.push(Piece::weighing(Place::Top, weight / 4, move |cx| {
-        commands_table(cx, &table)
-    }));
-    pieces.push(Piece::weighing(Place::Top, weight, move |cx| {
-        dispatch_fn(cx, &commands)
-    }));
+    let commands = std::sync::Arc::new(commands);
+    let weight = commands.len();
+    let table = commands.clone();
+    let text_table = commands.clone();
+    pieces.push(
+        Piece::weighing(Place::Top, weight / 4, move |cx| commands_table(cx, &table))
+            .or_text(move |cx, indent| commands_table_text(cx, &text_table, indent)),
+    );
+    let text_commands = commands.clone();
+    pieces.push(
+        Piece::weighing(Place::Top, weight, move |cx| dispatch_fn(cx, &commands))
+            .or_text(move |cx, indent| dispatch_fn_text(cx, &text_commands, indent)),
+    );
     pieces
 }
 
@@ -143,4 +153,153 @@ fn arm(cx: &Context<'_>, c: &Command) -> TokenStream {
             }
         },
     }
+}
+
+/// [`commands_table`] as text.
+fn commands_table_text(cx: &Context<'_>, commands: &[&Command], indent: usize) -> Option<String> {
+    let i = indent;
+    let mut t = Text::new();
+    line!(
+        t,
+        i,
+        "/// Every command, in schema order, with whether it answers on success."
+    );
+    if commands.is_empty() {
+        line!(t, i, "pub const COMMANDS: &[crate::CommandInfo] = &[];");
+        return t.finish();
+    }
+    line!(t, i, "pub const COMMANDS: &[crate::CommandInfo] = &[");
+    for c in commands {
+        let cfg = cx.cfg_text(c.common.cond.as_ref(), &mut t);
+        t.opt(i + 4, &cfg);
+        line!(t, i + 4, "crate::CommandInfo {{");
+        let name = t.lit(&c.common.name);
+        line!(t, i + 8, "name: {name},");
+        line!(t, i + 8, "success_response: {},", c.success_response);
+        line!(t, i + 4, "}},");
+    }
+    line!(t, i, "];");
+    t.finish()
+}
+
+/// [`dispatch_fn`] as text.
+fn dispatch_fn_text(cx: &Context<'_>, commands: &[&Command], indent: usize) -> Option<String> {
+    let i = indent;
+    let mut t = Text::new();
+    let result = cx.std_text(Std::Result);
+    line!(
+        t,
+        i,
+        "/// Runs command `name` on `handler` with its arguments parsed as the schema"
+    );
+    line!(
+        t,
+        i,
+        "/// says; the reply holds the serialized return value."
+    );
+    if commands
+        .iter()
+        .any(|c| c.common.features.iter().any(|f| f.name == "deprecated"))
+    {
+        line!(t, i, "#[allow(deprecated)]");
+    }
+    t.signature(
+        i,
+        "pub fn dispatch<H: Handler + ?Sized>",
+        &[
+            "handler: &mut H",
+            "name: &str",
+            "arguments: crate::Arguments<'_>",
+        ],
+        &format!(" -> {result}<crate::Reply, crate::Error> {{"),
+    );
+    let a = i + 8;
+    line!(t, i + 4, "match name {{");
+    for c in commands {
+        let wire = t.lit(&c.common.name);
+        let name = names::ident_text(&names::method_name(&c.common.name));
+        let cfg = cx.cfg_text(c.common.cond.as_ref(), &mut t);
+        t.opt(a, &cfg);
+        match (&c.data, &c.returns) {
+            (Some(_), Some(_)) => {
+                let call = format!("crate::Reply::new(&handler.{name}(arguments.parse()?)?)");
+                // The comma after the arm may run past the margin.
+                if a + wire.len() + 4 + call.len() <= MARGIN {
+                    t.line_then(a, format_args!("{wire} => {call}"), ",");
+                } else {
+                    line!(t, a, "{wire} => {{");
+                    line!(t, a + 4, "{call}");
+                    line!(t, a, "}}");
+                }
+            }
+            (Some(_), None) => {
+                line!(t, a, "{wire} => {{");
+                line!(t, a + 4, "handler.{name}(arguments.parse()?)?;");
+                line!(t, a + 4, "Ok(crate::Reply::empty())");
+                line!(t, a, "}}");
+            }
+            (None, Some(_)) => {
+                line!(t, a, "{wire} => {{");
+                line!(t, a + 4, "arguments.empty()?;");
+                line!(t, a + 4, "crate::Reply::new(&handler.{name}()?)");
+                line!(t, a, "}}");
+            }
+            (None, None) => {
+                line!(t, a, "{wire} => {{");
+                line!(t, a + 4, "arguments.empty()?;");
+                line!(t, a + 4, "handler.{name}()?;");
+                line!(t, a + 4, "Ok(crate::Reply::empty())");
+                line!(t, a, "}}");
+            }
+        }
+    }
+    line!(t, a, "_ => Err(crate::Error::command_not_found(name)),");
+    line!(t, i + 4, "}}");
+    line!(t, i, "}}");
+    t.finish()
+}
+
+/// [`method`] as text.
+fn method_text(cx: &Context<'_>, c: &Command, indent: usize) -> Option<String> {
+    let i = indent;
+    let mut t = Text::new();
+    let types = cx.types_text();
+    if types.is_empty() {
+        return None;
+    }
+    let prefix = format!("{types}::");
+    let name = names::ident_text(&names::method_name(&c.common.name));
+    let result = cx.std_text(Std::Result);
+    let returns = match &c.returns {
+        Some(ty) => cx.rust_type_text(ty, &prefix),
+        None => "()".to_owned(),
+    };
+    let arguments = match &c.data {
+        None => None,
+        Some(Arguments::Named(n)) => Some(format!(
+            "arguments: {}",
+            cx.rust_type_text(&TypeRef::Named(n.clone()), &prefix)
+        )),
+        Some(Arguments::Inline(_)) => Some(format!(
+            "arguments: {types}::commands::{}Arguments",
+            names::type_name(&c.common.name)
+        )),
+    };
+    t.doc(
+        i,
+        &doc::rustdoc(c.common.doc.as_ref(), &doc::command_notes(c)),
+    );
+    let cfg = cx.cfg_text(c.common.cond.as_ref(), &mut t);
+    t.opt(i, &cfg);
+    let deprecated = cx.deprecated_text(&c.common.features, &mut t);
+    t.opt(i, &deprecated);
+    let mut params = vec!["&mut self"];
+    params.extend(arguments.as_deref());
+    t.signature(
+        i,
+        &format!("fn {name}"),
+        &params,
+        &format!(" -> {result}<{returns}, crate::Error>;"),
+    );
+    t.finish()
 }

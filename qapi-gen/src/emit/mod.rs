@@ -15,6 +15,7 @@ mod doc;
 mod manual;
 pub mod names;
 mod render;
+mod text;
 mod types;
 
 use std::collections::BTreeMap;
@@ -42,6 +43,10 @@ pub struct Options {
     /// How many threads build and format the Rust outputs; 0 (the default) uses the
     /// machine's parallelism. The outputs are the same whatever the number.
     pub threads: usize,
+    /// Formats every Rust item with quote and prettyplease, the reference the direct
+    /// printer is checked against, instead of writing what it can as text (see
+    /// `emit/text.rs`). The outputs are the same either way; only the time differs.
+    pub reference_printer: bool,
 }
 
 impl Default for Options {
@@ -53,6 +58,7 @@ impl Default for Options {
             generator: "cargo xtask regen".into(),
             cfg_map: BTreeMap::new(),
             threads: 0,
+            reference_printer: false,
         }
     }
 }

@@ -112,6 +112,17 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
+/// [`ident`] as text: `r#type`, `self_`, `name`.
+pub fn ident_text(name: &str) -> String {
+    if NOT_RAW.contains(&name) {
+        format!("{name}_")
+    } else if KEYWORDS.contains(&name) {
+        format!("r#{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// The name that serde derives from an identifier: the identifier without `r#`.
 pub fn serde_name(ident: &Ident) -> String {
     let text = ident.to_string();
@@ -135,6 +146,19 @@ impl Scope {
         }
         ident(&name)
     }
+
+    /// [`Scope::ident`] as text.
+    pub fn name(&mut self, mut name: String) -> String {
+        while !self.taken.insert(name.clone()) {
+            name.push('_');
+        }
+        ident_text(&name)
+    }
+}
+
+/// The name serde derives from an identifier's text: without `r#`.
+pub fn serde_name_text(ident: &str) -> &str {
+    ident.strip_prefix("r#").unwrap_or(ident)
 }
 
 #[cfg(test)]

@@ -39,12 +39,17 @@ pub enum Place {
 
 type Build<'a> = Box<dyn Fn(&Context<'_>) -> TokenStream + Send + Sync + 'a>;
 
+/// Writes a piece as text at an indentation (see `text.rs`): `None` when it cannot
+/// be sure to write what prettyplease would.
+type Write<'a> = Box<dyn Fn(&Context<'_>, usize) -> Option<String> + Send + Sync + 'a>;
+
 /// A part of a file and how to build its tokens.
 pub struct Piece<'a> {
     place: Place,
     /// About how many definitions' worth of code the piece holds.
     weight: usize,
     build: Build<'a>,
+    text: Option<Write<'a>>,
 }
 
 impl<'a> Piece<'a> {
@@ -67,7 +72,17 @@ impl<'a> Piece<'a> {
             place,
             weight,
             build: Box::new(build),
+            text: None,
         }
+    }
+
+    /// The same piece written directly as text when it can be (see `text.rs`).
+    pub fn or_text(
+        mut self,
+        text: impl Fn(&Context<'_>, usize) -> Option<String> + Send + Sync + 'a,
+    ) -> Self {
+        self.text = Some(Box::new(text));
+        self
     }
 
     /// The brace that closes the module or trait opened last.
@@ -136,7 +151,7 @@ pub fn render<T>(
             let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
                 return done;
             };
-            done.push((i, format_chunk(cx, &chunks[i])));
+            done.push((i, format_chunk(cx, &chunks[i], options.reference_printer)));
         }
     };
     let threads = options.thread_count().min(chunks.len()).max(1);
@@ -180,16 +195,50 @@ pub fn render<T>(
     (texts, side)
 }
 
-fn format_chunk(cx: &Context<'_>, chunk: &Chunk<'_, '_>) -> String {
+/// A chunk's text: the pieces that can be written as text written so, the others
+/// (each run of them) built and formatted with prettyplease.
+fn format_chunk(cx: &Context<'_>, chunk: &Chunk<'_, '_>, reference: bool) -> String {
     if chunk.place == Place::Close {
         return "}\n".to_owned();
     }
+    if reference || chunk.place == Place::Open {
+        return pretty(cx, chunk.place, chunk.pieces.iter());
+    }
+    let indent = match chunk.place {
+        Place::InMod | Place::InTrait => 4,
+        _ => 0,
+    };
+    let mut out = String::new();
+    let mut pending: Vec<&Piece<'_>> = Vec::new();
+    for piece in chunk.pieces {
+        match piece.text.as_ref().and_then(|text| text(cx, indent)) {
+            Some(text) => {
+                if !pending.is_empty() {
+                    out.push_str(&pretty(cx, chunk.place, pending.drain(..)));
+                }
+                out.push_str(&text);
+            }
+            None => pending.push(piece),
+        }
+    }
+    if !pending.is_empty() {
+        out.push_str(&pretty(cx, chunk.place, pending.drain(..)));
+    }
+    out
+}
+
+/// Pieces built as tokens and formatted with syn and prettyplease.
+fn pretty<'p, 'a: 'p>(
+    cx: &Context<'_>,
+    place: Place,
+    pieces: impl Iterator<Item = &'p Piece<'a>>,
+) -> String {
     cx.docs.clear();
     let mut tokens = TokenStream::new();
-    for piece in chunk.pieces {
+    for piece in pieces {
         tokens.extend((piece.build)(cx));
     }
-    let wrapper = match chunk.place {
+    let wrapper = match place {
         Place::InMod => Some("mod"),
         Place::InTrait => Some("trait"),
         _ => None,
@@ -208,7 +257,7 @@ fn format_chunk(cx: &Context<'_>, chunk: &Chunk<'_, '_>) -> String {
         Err(e) => panic!("qapi-gen emitted code that does not parse: {e}"),
     };
     let text = cx.docs.insert(prettyplease::unparse(&file));
-    match chunk.place {
+    match place {
         Place::Open => match text.strip_suffix("{}\n") {
             Some(head) => format!("{head}{{\n"),
             None => panic!("qapi-gen: a module or trait head has a body: {text}"),

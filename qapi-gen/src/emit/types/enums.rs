@@ -9,6 +9,7 @@ use super::rename;
 use crate::emit::context::{Context, Std};
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
+use crate::emit::text::{line, Text};
 use crate::model::{Common, Doc, Enum, EnumValue, Info};
 
 pub fn enum_item(cx: &Context<'_>, e: &Enum) -> TokenStream {
@@ -98,13 +99,17 @@ pub fn enum_item(cx: &Context<'_>, e: &Enum) -> TokenStream {
 
 /// QEMU's built-in `QType`, the JSON kind of a value; emitted when the schema uses it.
 pub fn qtype(cx: &Context<'_>) -> TokenStream {
+    enum_item(cx, &qtype_enum())
+}
+
+fn qtype_enum() -> Enum {
     let value = |name: &str, text: &str| EnumValue {
         name: name.into(),
         cond: None,
         features: Vec::new(),
         doc: Some(text.into()),
     };
-    let e = Enum {
+    Enum {
         common: Common {
             name: "QType".into(),
             cond: None,
@@ -129,6 +134,160 @@ pub fn qtype(cx: &Context<'_>) -> TokenStream {
             value("qlist", "An array."),
             value("qbool", "`true` or `false`."),
         ],
-    };
-    enum_item(cx, &e)
+    }
+}
+
+/// [`enum_item`] as text.
+pub fn enum_text(cx: &Context<'_>, e: &Enum, indent: usize) -> Option<String> {
+    let i = indent;
+    let mut t = Text::new();
+    let name = names::ident_text(&names::type_name(&e.common.name));
+    let runtime = cx.runtime_text();
+    let mut scope = Scope::default();
+    let variants: Vec<String> = e
+        .values
+        .iter()
+        .map(|v| scope.name(names::variant_name(&v.name)))
+        .collect();
+    let serde_names: Vec<_> = variants
+        .iter()
+        .zip(&e.values)
+        .map(|(v, value)| (names::serde_name_text(v).to_owned(), value.name.as_str()))
+        .collect();
+    let renames = rename::variants(&serde_names);
+    let cfgs: Vec<String> = e
+        .values
+        .iter()
+        .map(|v| cx.cfg_text(v.cond.as_ref(), &mut t))
+        .collect();
+    let cfg = cx.cfg_text(e.common.cond.as_ref(), &mut t);
+    let allow = e
+        .values
+        .iter()
+        .any(|v| v.features.iter().any(|f| f.name == "deprecated"));
+
+    t.doc(i, &doc::rustdoc(e.common.doc.as_ref(), &[]));
+    t.opt(i, &cfg);
+    t.derive(
+        i,
+        &[
+            "Debug",
+            "Clone",
+            "Copy",
+            "PartialEq",
+            "Eq",
+            "Hash",
+            cx.serialize_text(),
+            cx.deserialize_text(),
+        ],
+    );
+    if let Some(rule) = renames.all {
+        line!(t, i, "#[serde(rename_all = \"{rule}\")]");
+    }
+    if e.values.is_empty() {
+        line!(t, i, "pub enum {name} {{}}");
+    } else {
+        line!(t, i, "pub enum {name} {{");
+        for (((v, variant), cfg), rename) in
+            e.values.iter().zip(&variants).zip(&cfgs).zip(&renames.each)
+        {
+            t.doc(i + 4, &doc::member_rustdoc(v.doc.as_deref()));
+            t.opt(i + 4, cfg);
+            let deprecated = cx.deprecated_text(&v.features, &mut t);
+            t.opt(i + 4, &deprecated);
+            if let Some(wire) = rename {
+                let wire = t.lit(wire);
+                line!(t, i + 4, "#[serde(rename = {wire})]");
+            }
+            line!(t, i + 4, "{variant},");
+        }
+        line!(t, i, "}}");
+    }
+
+    t.opt(i, &cfg);
+    if allow {
+        line!(t, i, "#[allow(deprecated)]");
+    }
+    line!(t, i, "impl {name} {{");
+    line!(t, i + 4, "/// Every value, in schema order.");
+    let all: Vec<String> = variants
+        .iter()
+        .zip(&cfgs)
+        .map(|(v, cfg)| {
+            if cfg.is_empty() {
+                format!("Self::{v}")
+            } else {
+                format!("{cfg} Self::{v}")
+            }
+        })
+        .collect();
+    let one_line = format!("pub const ALL: &[Self] = &[{}];", all.join(", "));
+    if i + 4 + one_line.len() <= super::super::text::MARGIN {
+        line!(t, i + 4, "{one_line}");
+    } else {
+        if cfgs.iter().any(|c| !c.is_empty()) {
+            t.fail();
+        }
+        line!(t, i + 4, "pub const ALL: &[Self] = &[");
+        for v in &variants {
+            line!(t, i + 8, "Self::{v},");
+        }
+        line!(t, i + 4, "];");
+    }
+    line!(t, i + 4, "/// The value's name on the wire.");
+    line!(t, i + 4, "pub fn as_str(self) -> &'static str {{");
+    if e.values.is_empty() {
+        line!(t, i + 8, "match self {{}}");
+    } else {
+        line!(t, i + 8, "match self {{");
+        for ((v, variant), cfg) in e.values.iter().zip(&variants).zip(&cfgs) {
+            t.opt(i + 12, cfg);
+            let wire = t.lit(&v.name);
+            t.line_then(i + 12, format_args!("Self::{variant} => {wire}"), ",");
+        }
+        line!(t, i + 8, "}}");
+    }
+    line!(t, i + 4, "}}");
+    line!(t, i, "}}");
+
+    t.opt(i, &cfg);
+    line!(t, i, "impl ::std::fmt::Display for {name} {{");
+    t.signature(
+        i + 4,
+        "fn fmt",
+        &["&self", "f: &mut ::std::fmt::Formatter<'_>"],
+        " -> ::std::fmt::Result {",
+    );
+    line!(t, i + 8, "f.write_str(self.as_str())");
+    line!(t, i + 4, "}}");
+    line!(t, i, "}}");
+
+    t.opt(i, &cfg);
+    line!(t, i, "impl ::std::str::FromStr for {name} {{");
+    line!(t, i + 4, "type Err = {runtime}::InvalidEnumValue;");
+    let result = cx.std_text(Std::Result);
+    t.signature(
+        i + 4,
+        "fn from_str",
+        &["s: &str"],
+        &format!(" -> {result}<Self, {runtime}::InvalidEnumValue> {{"),
+    );
+    line!(t, i + 8, "Self::ALL");
+    line!(t, i + 12, ".iter()");
+    line!(t, i + 12, ".copied()");
+    line!(t, i + 12, ".find(|value| value.as_str() == s)");
+    let wire = t.lit(&e.common.name);
+    line!(
+        t,
+        i + 12,
+        ".ok_or_else(|| {runtime}::InvalidEnumValue::new({wire}, s))"
+    );
+    line!(t, i + 4, "}}");
+    line!(t, i, "}}");
+    t.finish()
+}
+
+/// [`qtype`] as text.
+pub fn qtype_text(cx: &Context<'_>, indent: usize) -> Option<String> {
+    enum_text(cx, &qtype_enum(), indent)
 }

@@ -7,6 +7,7 @@ use super::rename;
 use crate::emit::context::{Context, Std};
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
+use crate::emit::text::{line, Text};
 use crate::model::{Builtin, Member, Struct, TypeRef};
 
 /// Fields for members, and the `rename_all` their container needs.
@@ -140,4 +141,152 @@ pub fn struct_item(cx: &Context<'_>, s: &Struct, strict: bool) -> TokenStream {
             #body
         }
     }
+}
+
+/// A field as the text printer writes it.
+pub struct FieldText {
+    doc: String,
+    cfg: String,
+    deprecated: String,
+    serde: Vec<String>,
+    decl: String,
+}
+
+/// [`fields`] as text: the `rename_all` and the fields, to write with
+/// [`write_fields`].
+pub fn fields_text(
+    cx: &Context<'_>,
+    t: &mut Text,
+    owner: &str,
+    members: &[&Member],
+    prefix: &str,
+    scope: &mut Scope,
+) -> (Option<&'static str>, Vec<FieldText>) {
+    let idents: Vec<String> = members
+        .iter()
+        .map(|m| scope.name(names::field_name(&m.name)))
+        .collect();
+    let serde_names: Vec<(String, &str)> = idents
+        .iter()
+        .zip(members)
+        .map(|(ident, m)| (names::serde_name_text(ident).to_owned(), m.name.as_str()))
+        .collect();
+    let renames = rename::fields(&serde_names);
+    let fields = members
+        .iter()
+        .zip(&idents)
+        .zip(renames.each)
+        .map(|((m, ident), rename)| {
+            let mut serde = Vec::new();
+            if let Some(wire) = rename {
+                serde.push(format!("rename = {}", t.lit(&wire)));
+            }
+            let option = cx.std_text(Std::Option);
+            if m.optional {
+                serde.push("default".to_owned());
+                serde.push(format!(
+                    "skip_serializing_if = {}",
+                    t.lit(cx.is_none_text())
+                ));
+            }
+            let ty = if m.has_feature("base64") && m.ty == TypeRef::Builtin(Builtin::Str) {
+                let module = if m.optional {
+                    "base64::option"
+                } else {
+                    "base64"
+                };
+                let with = format!("{}::{module}", cx.runtime_text());
+                serde.push(format!("with = {}", t.lit(&with)));
+                format!("{}<u8>", cx.std_text(Std::Vec))
+            } else {
+                cx.maybe_boxed_text(owner, &m.ty, cx.rust_type_text(&m.ty, prefix))
+            };
+            let ty = if m.optional {
+                format!("{option}<{ty}>")
+            } else {
+                ty
+            };
+            FieldText {
+                doc: doc::member_rustdoc(m.doc.as_deref()),
+                cfg: cx.cfg_text(m.cond.as_ref(), t),
+                deprecated: cx.deprecated_text(&m.features, t),
+                serde,
+                decl: format!("pub {ident}: {ty},"),
+            }
+        })
+        .collect();
+    (renames.all, fields)
+}
+
+pub fn write_fields(t: &mut Text, indent: usize, fields: &[FieldText]) {
+    for f in fields {
+        t.doc(indent, &f.doc);
+        t.opt(indent, &f.cfg);
+        t.opt(indent, &f.deprecated);
+        if !f.serde.is_empty() {
+            t.attr_list(indent, "serde", &f.serde);
+        }
+        line!(t, indent, "{}", f.decl);
+    }
+}
+
+/// [`container_serde`] as text.
+pub fn container_serde_text(
+    t: &mut Text,
+    indent: usize,
+    rename_all: Option<&str>,
+    deny_unknown_fields: bool,
+) {
+    let mut args = Vec::new();
+    if let Some(rule) = rename_all {
+        args.push(format!("rename_all = \"{rule}\""));
+    }
+    if deny_unknown_fields {
+        args.push("deny_unknown_fields".to_owned());
+    }
+    if !args.is_empty() {
+        t.attr_list(indent, "serde", &args);
+    }
+}
+
+/// `pub struct Name { fields }`, or `pub struct Name {}`.
+pub fn write_struct_body(t: &mut Text, indent: usize, name: &str, fields: &[FieldText]) {
+    if fields.is_empty() {
+        line!(t, indent, "pub struct {name} {{}}");
+    } else {
+        line!(t, indent, "pub struct {name} {{");
+        write_fields(t, indent + 4, fields);
+        line!(t, indent, "}}");
+    }
+}
+
+/// [`struct_item`] as text.
+pub fn struct_text(cx: &Context<'_>, s: &Struct, strict: bool, indent: usize) -> Option<String> {
+    let mut t = Text::new();
+    let name = names::ident_text(&names::type_name(&s.common.name));
+    t.doc(indent, &doc::rustdoc(s.common.doc.as_ref(), &[]));
+    let cfg = cx.cfg_text(s.common.cond.as_ref(), &mut t);
+    t.opt(indent, &cfg);
+    let members = cx.schema.all_members(s);
+    let (rename_all, fields) = fields_text(
+        cx,
+        &mut t,
+        &s.common.name,
+        &members,
+        "",
+        &mut Scope::default(),
+    );
+    t.derive(
+        indent,
+        &[
+            "Debug",
+            "Clone",
+            "PartialEq",
+            cx.serialize_text(),
+            cx.deserialize_text(),
+        ],
+    );
+    container_serde_text(&mut t, indent, rename_all, strict);
+    write_struct_body(&mut t, indent, &name, &fields);
+    t.finish()
 }
