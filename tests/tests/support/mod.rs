@@ -63,6 +63,16 @@ impl Agent {
     }
 
     pub fn start_with_env(binary: &Path, extra: &[&str], env: &[(&str, &str)]) -> Agent {
+        Self::spawn(binary, extra, env, false)
+    }
+
+    /// As `start_with_env`, with the temp dir as the agent's working directory
+    /// (relative paths in requests land there, as in QEMU's own agent tests).
+    pub fn start_in_dir(binary: &Path, extra: &[&str], env: &[(&str, &str)]) -> Agent {
+        Self::spawn(binary, extra, env, true)
+    }
+
+    fn spawn(binary: &Path, extra: &[&str], env: &[(&str, &str)], in_dir: bool) -> Agent {
         let dir = tempfile::tempdir().expect("a temp dir");
         std::fs::create_dir(dir.path().join("state")).expect("state dir");
         let socket = dir.path().join("qga.sock");
@@ -83,6 +93,9 @@ impl Agent {
             .stderr(Stdio::null());
         for (k, v) in env {
             command.env(k, v);
+        }
+        if in_dir {
+            command.current_dir(dir.path());
         }
         let child = command.spawn().expect("the agent starts");
         let deadline = Instant::now() + Duration::from_secs(10);
