@@ -1,11 +1,17 @@
 //! Running programs: guest-exec and guest-exec-status.
 //!
 //! An [`ExecTable`] starts processes and keeps what the agent knows about each
-//! until guest-exec-status has reported it ended. Every process gets helper
-//! threads, so the agent keeps answering while it runs: one waits for it
-//! (`Child::wait`, no SIGCHLD handler), one writes `input-data` to its standard
-//! input, and with `capture-output` one reads each of its standard output and
-//! standard error.
+//! until guest-exec-status has reported it ended. A program is started with
+//! `posix_spawn` (glibc runs it from a `vfork`-like clone: no copy of the
+//! agent's page tables); its pipes are non-blocking on the agent's side. One
+//! poller thread, started with the first guest-exec, serves every process the
+//! agent runs: it waits in `poll` on their pipes and on a pidfd each (Linux
+//! 5.3; without pidfds, it looks every 50 ms), reaps them as they exit, writes
+//! `input-data` to their standard input and reads what they write. So the
+//! agent keeps answering while they run, and no thread is started per process.
+//! guest-exec-status does the same non-blocking work itself before it
+//! answers, so a process that has ended is reported at once, whether or not
+//! the poller has got to it yet.
 //!
 //! Behaviour as qemu-ga 7.2's (checked against its binary):
 //! - `path` is `argv[0]` as given; without a '/' it is looked up in the PATH of
@@ -18,8 +24,10 @@
 //!   agent's;
 //! - standard input is a pipe fed `input-data` and then closed, or /dev/null when
 //!   there is none; standard output and error are pipes with `capture-output`,
-//!   /dev/null without; SIGPIPE is reset to its default; no other descriptor of
-//!   the agent reaches the program (all are marked close-on-exec in the child);
+//!   /dev/null without; SIGPIPE is reset to its default and no signal is
+//!   blocked; no other descriptor of the agent reaches the program (glibc
+//!   closes every one from 3 up in the child, and everything the agent opens is
+//!   close-on-exec anyway: see [`crate::fds`]);
 //! - each captured stream keeps its first 16 MiB; the rest is read and dropped,
 //!   and sets `out-truncated`/`err-truncated`;
 //! - a process is `exited` once it has been reaped and, when captured, both its
@@ -31,24 +39,29 @@
 //! - once `exited: true` has been returned the pid is forgotten: asking again, or
 //!   for a pid never started, is `Invalid parameter 'pid'`;
 //! - a program that cannot be started is `Guest agent command failed, error was
-//!   'Failed to execute child process “PATH” (STRERROR)'`.
+//!   'Failed to execute child process “PATH” (STRERROR)'` (`Failed to fork
+//!   (STRERROR)` when no process could be created: EAGAIN).
 //!
 //! Nothing here limits how many processes run or how long they are remembered:
 //! qemu-ga has no such limit either.
 
 use std::collections::{HashMap, VecDeque};
-use std::ffi::{CStr, CString, OsStr, OsString};
-use std::io::{self, Read, Write};
+use std::ffi::{CStr, CString, OsString};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::raw::c_char;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 
 use qga_types::commands::GuestExecArguments;
 use qga_types::{GuestExec, GuestExecStatus};
+use rustix::event::{eventfd, EventfdFlags};
+use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+use rustix::pipe::{pipe_with, PipeFlags};
+use rustix::process::{pidfd_open, Pid, PidfdFlags};
 
 use crate::commands::error::io_error_text as errno_text;
 use crate::commands::error::CommandError;
@@ -64,12 +77,14 @@ const DEFAULT_SEARCH_PATH: &[u8] = b"/bin:/usr/bin:.";
 /// The shell that runs a file execve() refuses with ENOEXEC.
 const SHELL: &CStr = c"/bin/sh";
 
-/// Marks an errno that came from the exec attempts (not from fork or the
-/// descriptor set-up) on its way back from the child through std.
-const EXEC_ERRNO_TAG: i32 = 0x4000_0000;
+/// The poller's stack: it keeps its buffers on the heap.
+const POLLER_STACK: usize = 64 * 1024;
 
-/// The stack of the helper threads: they keep their buffers on the heap.
-const HELPER_STACK: usize = 128 * 1024;
+/// How often the poller looks for ended processes it has no pidfd for.
+const REAP_INTERVAL_MS: libc::c_int = 50;
+
+/// The first buffer of a captured stream; it doubles as output comes.
+const FIRST_READ: usize = 4096;
 
 /// The processes started by guest-exec and not yet reported as ended.
 #[derive(Default)]
@@ -113,105 +128,85 @@ impl ExecTable {
             capture_output,
         } = args;
         let capture = capture_output.unwrap_or(false);
-        let has_input = input_data.is_some();
         let plan = ExecPlan::new(&path, arg.as_deref().unwrap_or(&[]), env.as_deref())
-            .map_err(|e| spawn_error(&path, &e))?;
-
-        let process = Arc::new(Process {
-            state: Mutex::new(State {
-                capture,
-                ..State::default()
-            }),
-        });
-
-        // Every helper thread is started before the child, each waiting for its
-        // end of the child: if a thread cannot be started, nothing has run yet.
-        let (child_tx, child_rx) = mpsc::channel::<Child>();
-        let (out_tx, out_rx) = mpsc::channel::<ChildStdout>();
-        let (err_tx, err_rx) = mpsc::channel::<ChildStderr>();
-        let (in_tx, in_rx) = mpsc::channel::<ChildStdin>();
-        let helper_error = |e: io::Error| {
+            .map_err(|e| spawn_error(&path, SpawnError::Exec(e)))?;
+        // The poller runs before anything does: if it cannot be started,
+        // nothing has run yet.
+        let poller = poller().map_err(|e| {
             CommandError(format!(
                 "Guest agent command failed, error was 'Failed to start a helper thread ({})'",
                 errno_text(&e)
             ))
+        })?;
+
+        let setup = |e: io::Error| spawn_error(&path, SpawnError::Fork(e));
+        let null = if input_data.is_none() || !capture {
+            Some(open_dev_null().map_err(setup)?)
+        } else {
+            None
         };
-        let p = Arc::clone(&process);
-        helper("qga-exec-wait", move || {
-            if let Ok(child) = child_rx.recv() {
-                wait_for(child, &p);
+        let stdin = match input_data {
+            Some(_) => Some(pipe(End::Write).map_err(setup)?),
+            None => None,
+        };
+        let (stdout, stderr) = if capture {
+            (
+                Some(pipe(End::Read).map_err(setup)?),
+                Some(pipe(End::Read).map_err(setup)?),
+            )
+        } else {
+            (None, None)
+        };
+        let child_fd = |end: Option<&OwnedFd>| -> RawFd {
+            match end {
+                Some(fd) => fd.as_raw_fd(),
+                None => null.as_ref().map_or(-1, AsRawFd::as_raw_fd),
             }
+        };
+        let fds = [
+            child_fd(stdin.as_ref().map(|(read, _)| read)),
+            child_fd(stdout.as_ref().map(|(_, write)| write)),
+            child_fd(stderr.as_ref().map(|(_, write)| write)),
+        ];
+        let pid = plan.spawn(fds).map_err(|e| spawn_error(&path, e))?;
+        // The child has its ends; the agent keeps only its own.
+        drop(null);
+        let stdin = stdin.map(|(_, write)| write);
+        let stdout = stdout.map(|(read, _)| read);
+        let stderr = stderr.map(|(read, _)| read);
+
+        // A pidfd for the poller to wait on; without one (kernels before 5.3)
+        // the poller looks now and then. The child is not reaped yet, so its
+        // pid cannot have been reused.
+        let pidfd = Pid::from_raw(pid).and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok());
+        let process = Arc::new(Process {
+            state: Mutex::new(State {
+                capture,
+                live: Live {
+                    pid,
+                    pidfd,
+                    stdin: stdin.zip(input_data).map(|(fd, data)| Feed {
+                        fd,
+                        data,
+                        written: 0,
+                    }),
+                    stdout: stdout.map(Reader::new),
+                    stderr: stderr.map(Reader::new),
+                },
+                ..State::default()
+            }),
+        });
+        // Whatever the program did before the poller sees it (empty input
+        // closed at once, for one).
+        process.lock().advance();
+        poller.watch(Arc::clone(&process));
+        self.processes
+            .entry(i64::from(pid))
+            .or_default()
+            .push_back(process);
+        Ok(GuestExec {
+            pid: i64::from(pid),
         })
-        .map_err(helper_error)?;
-        if capture {
-            let p = Arc::clone(&process);
-            helper("qga-exec-out", move || {
-                if let Ok(out) = out_rx.recv() {
-                    let captured = capture_stream(out);
-                    p.lock().out = Some(captured);
-                }
-            })
-            .map_err(helper_error)?;
-            let p = Arc::clone(&process);
-            helper("qga-exec-err", move || {
-                if let Ok(err) = err_rx.recv() {
-                    let captured = capture_stream(err);
-                    p.lock().err = Some(captured);
-                }
-            })
-            .map_err(helper_error)?;
-        }
-        if let Some(input) = input_data {
-            helper("qga-exec-in", move || {
-                if let Ok(mut stdin) = in_rx.recv() {
-                    // The program may exit without reading: EPIPE (SIGPIPE is
-                    // ignored by Rust programs) just ends the write.
-                    let _ = stdin.write_all(&input);
-                }
-            })
-            .map_err(helper_error)?;
-        }
-
-        let mut command = Command::new(OsStr::from_bytes(path.as_bytes()));
-        command
-            .stdin(if has_input {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(if capture {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stderr(if capture {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            });
-        let mut plan = plan;
-        // SAFETY: the closure runs in the forked child before exec. It only makes
-        // system calls (sigaction, close_range or fcntl, execve) on memory that the
-        // plan prepared before the fork: no allocation, no lock.
-        unsafe {
-            command.pre_exec(move || Err(plan.exec_in_child()));
-        }
-        let mut child = command.spawn().map_err(|e| spawn_error(&path, &e))?;
-        let pid = i64::from(child.id());
-
-        if let Some(stdin) = child.stdin.take() {
-            let _ = in_tx.send(stdin);
-        }
-        if let Some(out) = child.stdout.take() {
-            let _ = out_tx.send(out);
-        }
-        if let Some(err) = child.stderr.take() {
-            let _ = err_tx.send(err);
-        }
-        let _ = child_tx.send(child);
-
-        self.processes.entry(pid).or_default().push_back(process);
-        Ok(GuestExec { pid })
     }
 
     /// guest-exec-status: report on the oldest process known by `pid`; once it
@@ -221,6 +216,8 @@ impl ExecTable {
         let queue = self.processes.get_mut(&pid).ok_or_else(invalid)?;
         let process = queue.front().cloned().ok_or_else(invalid)?;
         let mut state = process.lock();
+        // What has happened since the poller last looked.
+        state.advance();
         let mut status = GuestExecStatus {
             exited: false,
             exitcode: None,
@@ -230,9 +227,7 @@ impl ExecTable {
             out_truncated: None,
             err_truncated: None,
         };
-        let finished =
-            state.reaped && (!state.capture || (state.out.is_some() && state.err.is_some()));
-        if !finished {
+        if !state.finished() {
             return Ok(status);
         }
         status.exited = true;
@@ -257,14 +252,14 @@ impl ExecTable {
     }
 }
 
-/// One process, shared with its helper threads.
+/// One process, shared by the table and the poller.
 struct Process {
     state: Mutex<State>,
 }
 
 impl Process {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A helper that panicked left consistent data: each writes one field.
+        // Every change to the state is complete before anything can panic.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -272,11 +267,123 @@ impl Process {
 #[derive(Default)]
 struct State {
     capture: bool,
-    /// The waiter thread is done (the process was reaped, or could not be).
+    /// The process was reaped (or could not be: something else reaped it).
     reaped: bool,
     exit: Option<ExitStatus>,
+    /// Each captured stream, once it has ended.
     out: Option<Captured>,
     err: Option<Captured>,
+    /// What is still going on.
+    live: Live,
+}
+
+/// The process while it runs, and its pipes while they are open.
+#[derive(Default)]
+struct Live {
+    pid: libc::pid_t,
+    pidfd: Option<OwnedFd>,
+    stdin: Option<Feed>,
+    stdout: Option<Reader>,
+    stderr: Option<Reader>,
+}
+
+impl State {
+    /// Ended as guest-exec-status reports it.
+    fn finished(&self) -> bool {
+        self.reaped && (!self.capture || (self.out.is_some() && self.err.is_some()))
+    }
+
+    /// Does what can be done without blocking: reaps the process if it has
+    /// exited, then writes its input and reads its output as far as the pipes
+    /// allow (after the reaping, so that one call sees both the exit and the
+    /// end of the output of a program that has ended).
+    fn advance(&mut self) {
+        if !self.reaped {
+            if let Some(exit) = try_reap(self.live.pid) {
+                self.reaped = true;
+                self.exit = exit;
+                self.live.pidfd = None;
+            }
+        }
+        if let Some(feed) = &mut self.live.stdin {
+            if feed.push() {
+                self.live.stdin = None;
+            }
+        }
+        if let Some(reader) = &mut self.live.stdout {
+            if reader.pull() {
+                self.out = self.live.stdout.take().map(Reader::finish);
+            }
+        }
+        if let Some(reader) = &mut self.live.stderr {
+            if reader.pull() {
+                self.err = self.live.stderr.take().map(Reader::finish);
+            }
+        }
+    }
+
+    /// Whether the poller still has something to wait for.
+    fn is_live(&self) -> bool {
+        !self.reaped
+            || self.live.stdin.is_some()
+            || self.live.stdout.is_some()
+            || self.live.stderr.is_some()
+    }
+}
+
+/// `waitpid(pid, WNOHANG)`: None while the process runs, Some(exit) once it
+/// is reaped (Some(None) when it cannot be: something else reaped it).
+fn try_reap(pid: libc::pid_t) -> Option<Option<ExitStatus>> {
+    if pid <= 0 {
+        return Some(None);
+    }
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid on a child of ours that has not been reaped (the
+        // caller reaps each pid once), writing into a local.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            return Some(Some(ExitStatus::from_raw(status)));
+        }
+        if r == 0 {
+            return None;
+        }
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            // ECHILD. The process is gone for guest-exec-status, with
+            // neither exitcode nor signal.
+            return Some(None);
+        }
+    }
+}
+
+/// `input-data` on its way to the program's standard input.
+struct Feed {
+    fd: OwnedFd,
+    data: Vec<u8>,
+    written: usize,
+}
+
+impl Feed {
+    /// Writes what the pipe takes; true once all is written or the program
+    /// closed its end (EPIPE: SIGPIPE is ignored by the agent) or another
+    /// error ends the write. The pipe is closed when the feed is dropped.
+    fn push(&mut self) -> bool {
+        while self.written < self.data.len() {
+            match rustix::io::write(&self.fd, &self.data[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) => return false,
+                Err(_) => return true,
+            }
+        }
+        true
+    }
+}
+
+/// A captured stream being read.
+struct Reader {
+    fd: OwnedFd,
+    captured: Captured,
 }
 
 struct Captured {
@@ -284,70 +391,137 @@ struct Captured {
     truncated: bool,
 }
 
-fn helper(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<()> {
-    thread::Builder::new()
-        .name(name.into())
-        .stack_size(HELPER_STACK)
-        .spawn(f)
-        .map(drop)
-}
+impl Reader {
+    fn new(fd: OwnedFd) -> Reader {
+        Reader {
+            fd,
+            captured: Captured {
+                data: Vec::new(),
+                truncated: false,
+            },
+        }
+    }
 
-fn wait_for(mut child: Child, process: &Process) {
-    // std retries EINTR. An error (ECHILD: something else reaped it) still
-    // ends the process for guest-exec-status, with neither exitcode nor signal.
-    let exit = child.wait().ok();
-    let mut state = process.lock();
-    state.exit = exit;
-    state.reaped = true;
-}
-
-/// Read a stream to its end, keeping the first [`OUTPUT_LIMIT`] bytes.
-fn capture_stream(mut stream: impl Read) -> Captured {
-    let mut data = Vec::new();
-    // read_to_end retries EINTR; another error ends the stream, as in qemu-ga.
-    let complete = (&mut stream)
-        .take(OUTPUT_LIMIT as u64)
-        .read_to_end(&mut data)
-        .is_ok();
-    let mut truncated = false;
-    if complete && data.len() == OUTPUT_LIMIT {
-        let mut scratch = vec![0u8; 64 * 1024];
+    /// Reads what the pipe has, keeping the first [`OUTPUT_LIMIT`] bytes;
+    /// true at the end of the stream (or at an error, which ends it as in
+    /// qemu-ga).
+    fn pull(&mut self) -> bool {
+        let data = &mut self.captured.data;
+        let mut scratch: Vec<u8> = Vec::new();
         loop {
-            match stream.read(&mut scratch) {
-                Ok(0) => break,
-                Ok(_) => truncated = true,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
+            let room = OUTPUT_LIMIT - data.len();
+            let (buf, len) = if room > 0 {
+                if data.len() == data.capacity() {
+                    data.reserve_exact(data.len().max(FIRST_READ).min(room));
+                }
+                let spare = data.spare_capacity_mut();
+                let len = spare.len().min(room);
+                (spare.as_mut_ptr().cast::<libc::c_void>(), len)
+            } else {
+                // Past the limit: read and drop.
+                if scratch.is_empty() {
+                    scratch = vec![0u8; 64 * 1024];
+                }
+                (scratch.as_mut_ptr().cast::<libc::c_void>(), scratch.len())
+            };
+            // SAFETY: `buf` is valid for `len` bytes (spare capacity of the
+            // data, or the scratch buffer).
+            let r = unsafe { libc::read(self.fd.as_raw_fd(), buf, len) };
+            match r {
+                0 => return true,
+                n if n > 0 => {
+                    if room > 0 {
+                        // SAFETY: the read initialised n more bytes, within
+                        // the capacity.
+                        unsafe { data.set_len(data.len() + n as usize) };
+                    } else {
+                        self.captured.truncated = true;
+                    }
+                }
+                _ => match io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EAGAIN) => return false,
+                    _ => return true,
+                },
             }
         }
     }
-    if data.capacity() - data.len() > 64 * 1024 {
-        data.shrink_to_fit();
+
+    fn finish(self) -> Captured {
+        let mut captured = self.captured;
+        if captured.data.capacity() - captured.data.len() > 64 * 1024 {
+            captured.data.shrink_to_fit();
+        }
+        captured
     }
-    Captured { data, truncated }
 }
 
-fn spawn_error(path: &str, err: &io::Error) -> CommandError {
-    let message = match err.raw_os_error() {
-        Some(raw) if raw & EXEC_ERRNO_TAG != 0 => {
-            let errno = io::Error::from_raw_os_error(raw & !EXEC_ERRNO_TAG);
+/// The end of a pipe the agent keeps.
+enum End {
+    Read,
+    Write,
+}
+
+/// A pipe, (read, write), both ends close-on-exec, the agent's end
+/// non-blocking. The child's end becomes its standard stream by dup2, which
+/// clears close-on-exec on the copy.
+fn pipe(agent: End) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+    match agent {
+        End::Read => set_nonblocking(&read)?,
+        End::Write => set_nonblocking(&write)?,
+    }
+    Ok((read, write))
+}
+
+fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
+    let flags = fcntl_getfl(&fd)?;
+    fcntl_setfl(&fd, flags | OFlags::NONBLOCK)?;
+    Ok(())
+}
+
+fn open_dev_null() -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        c"/dev/null",
+        OFlags::RDWR | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?)
+}
+
+/// Why a program did not start.
+enum SpawnError {
+    /// No attempt could exec it (tagged with the errno to report).
+    Exec(io::Error),
+    /// No process could be created, or its set-up failed.
+    Fork(io::Error),
+}
+
+fn spawn_error(path: &str, err: SpawnError) -> CommandError {
+    let message = match err {
+        SpawnError::Exec(e) if e.raw_os_error().is_none() => {
+            // A string with a NUL byte, refused before anything ran.
             format!(
                 "Failed to execute child process “{path}” ({})",
-                errno_text(&errno)
+                errno_text(&io::Error::from_raw_os_error(libc::EINVAL))
             )
         }
-        Some(_) => format!("Failed to fork ({})", errno_text(err)),
-        // A string with a NUL byte, refused before anything ran.
-        None => format!(
-            "Failed to execute child process “{path}” ({})",
-            errno_text(&io::Error::from_raw_os_error(libc::EINVAL))
-        ),
+        SpawnError::Exec(e) => {
+            format!(
+                "Failed to execute child process “{path}” ({})",
+                errno_text(&e)
+            )
+        }
+        SpawnError::Fork(e) => format!("Failed to fork ({})", errno_text(&e)),
     };
     CommandError(format!("Guest agent command failed, error was '{message}'"))
 }
 
-/// Everything the child needs to exec the program, prepared before the fork so
-/// that the child only makes system calls.
+extern "C" {
+    /// The agent's environment, for a program started without `env`.
+    static environ: *const *mut c_char;
+}
+
+/// Everything `posix_spawn` needs to run the program.
 struct ExecPlan {
     /// Owns the strings the pointers below point into (their heap buffers do
     /// not move when the CStrings do).
@@ -355,21 +529,12 @@ struct ExecPlan {
     /// The files to try, in order.
     candidates: Vec<*const c_char>,
     /// argv, NULL-terminated.
-    argv: Vec<*const c_char>,
+    argv: Vec<*mut c_char>,
     /// The environment, NULL-terminated; None keeps the agent's.
-    envp: Option<Vec<*const c_char>>,
+    envp: Option<Vec<*mut c_char>>,
     /// ["/bin/sh", (the candidate), argv[1..], NULL], for ENOEXEC.
-    script_argv: Vec<*const c_char>,
-    /// Where to stop marking descriptors close-on-exec if close_range() fails.
-    fd_limit: libc::c_int,
+    script_argv: Vec<*mut c_char>,
 }
-
-// SAFETY: the raw pointers point into `_strings`, owned by the plan itself, or
-// to a static string. The parent never changes the plan after construction; the
-// forked child changes only its own copy (`script_argv[1]`).
-unsafe impl Send for ExecPlan {}
-// SAFETY: as above; no thread of the agent ever writes through a shared plan.
-unsafe impl Sync for ExecPlan {}
 
 impl ExecPlan {
     fn new(path: &str, args: &[String], env: Option<&[String]>) -> io::Result<ExecPlan> {
@@ -389,17 +554,17 @@ impl ExecPlan {
             .map(|c| cstring(&c))
             .collect::<io::Result<_>>()?;
 
-        let ptrs = |v: &[CString]| -> Vec<*const c_char> {
+        // posix_spawn takes `char *const []`; nothing writes through these.
+        let ptrs = |v: &[CString]| -> Vec<*mut c_char> {
             v.iter()
-                .map(|s| s.as_ptr())
-                .chain(std::iter::once(std::ptr::null()))
+                .map(|s| s.as_ptr().cast_mut())
+                .chain(std::iter::once(std::ptr::null_mut()))
                 .collect()
         };
         let argv = ptrs(&argv_strings);
         let envp = env_strings.as_deref().map(ptrs);
-        let mut candidates: Vec<*const c_char> = ptrs(&candidate_strings);
-        candidates.pop(); // no terminator needed
-        let mut script_argv = vec![SHELL.as_ptr(), std::ptr::null()];
+        let candidates: Vec<*const c_char> = candidate_strings.iter().map(|c| c.as_ptr()).collect();
+        let mut script_argv = vec![SHELL.as_ptr().cast_mut(), std::ptr::null_mut()];
         script_argv.extend_from_slice(&argv[1..]); // argv[1..] and the NULL
 
         strings.extend(argv_strings);
@@ -411,60 +576,146 @@ impl ExecPlan {
             argv,
             envp,
             script_argv,
-            fd_limit: fd_limit(),
         })
     }
 
-    /// In the forked child: the rest of the set-up, then exec. Returns only if
-    /// every attempt failed, with the errno to report (tagged).
-    fn exec_in_child(&mut self) -> io::Error {
-        // SAFETY (whole function): async-signal-safe system calls on pointers
-        // into NUL-terminated strings and NULL-terminated arrays that the plan owns.
-        unsafe {
-            // qemu-ga's child set-up: SIGPIPE back to its default (the agent, as
-            // any Rust program, ignores it; an ignored signal survives exec).
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
-        mark_cloexec_from_3(self.fd_limit);
-
+    /// Starts the program with `fds` as its standard input, output and error:
+    /// each candidate in turn, as g_spawn does; a file the kernel cannot run
+    /// is run by /bin/sh. A candidate that stat() cannot find is skipped
+    /// with stat's errno, which is the one execve() would give for it
+    /// (ENOENT, ENOTDIR, EACCES on a directory of its path...).
+    fn spawn(mut self, fds: [RawFd; 3]) -> std::result::Result<libc::pid_t, SpawnError> {
+        let actions = FileActions::new(fds).map_err(SpawnError::Fork)?;
+        let attributes = Attributes::new().map_err(SpawnError::Fork)?;
+        let envp = match &self.envp {
+            Some(envp) => envp.as_ptr(),
+            // SAFETY: reading the pointer; the agent never changes its
+            // environment while it runs.
+            None => unsafe { environ },
+        };
+        let attempt = |file: *const c_char, argv: *const *mut c_char| {
+            let mut pid: libc::pid_t = 0;
+            // SAFETY: NUL-terminated strings and NULL-terminated arrays owned
+            // by the plan (or the agent's environment), and initialised
+            // actions and attributes.
+            let r =
+                unsafe { libc::posix_spawn(&mut pid, file, &actions.0, &attributes.0, argv, envp) };
+            if r == 0 {
+                Ok(pid)
+            } else {
+                Err(r)
+            }
+        };
         let mut got_eacces = false;
         let mut errno = libc::ENOENT; // an empty path: nothing to try
-        for i in 0..self.candidates.len() {
-            let file = self.candidates[i];
-            self.execve(file, self.argv.as_ptr());
-            errno = last_errno();
-            if errno == libc::ENOEXEC {
-                self.script_argv[1] = file;
-                self.execve(SHELL.as_ptr(), self.script_argv.as_ptr());
-                errno = last_errno();
+        for file in std::mem::take(&mut self.candidates) {
+            // A file that is not there fails here as its exec would, without
+            // starting a process for each directory of a long search path.
+            // SAFETY: `file` points into a CString the plan owns.
+            let name = unsafe { CStr::from_ptr(file) };
+            let mut result = match rustix::fs::stat(name) {
+                Ok(_) => attempt(file, self.argv.as_ptr()),
+                Err(e) => Err(e.raw_os_error()),
+            };
+            if result == Err(libc::ENOEXEC) {
+                self.script_argv[1] = file.cast_mut();
+                result = attempt(SHELL.as_ptr(), self.script_argv.as_ptr());
             }
-            match errno {
-                libc::EACCES => got_eacces = true,
-                libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT => {}
-                _ => return io::Error::from_raw_os_error(errno | EXEC_ERRNO_TAG),
+            match result {
+                Ok(pid) => return Ok(pid),
+                // No process: clone() failed, nothing was tried.
+                Err(libc::EAGAIN) => {
+                    return Err(SpawnError::Fork(io::Error::from_raw_os_error(libc::EAGAIN)))
+                }
+                Err(libc::EACCES) => got_eacces = true,
+                Err(
+                    libc::ENOENT | libc::ESTALE | libc::ENOTDIR | libc::ENODEV | libc::ETIMEDOUT,
+                ) => {}
+                Err(e) => return Err(SpawnError::Exec(io::Error::from_raw_os_error(e))),
             }
+            errno = result.err().unwrap_or(errno);
         }
         if got_eacces {
             errno = libc::EACCES;
         }
-        io::Error::from_raw_os_error(errno | EXEC_ERRNO_TAG)
-    }
-
-    fn execve(&self, file: *const c_char, argv: *const *const c_char) {
-        // SAFETY: see exec_in_child. exec only returns on failure.
-        unsafe {
-            match &self.envp {
-                Some(envp) => libc::execve(file, argv, envp.as_ptr()),
-                None => libc::execv(file, argv),
-            };
-        }
+        Err(SpawnError::Exec(io::Error::from_raw_os_error(errno)))
     }
 }
 
-fn last_errno() -> i32 {
-    io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EINVAL)
+/// The child's standard streams, and nothing else of the agent's.
+struct FileActions(libc::posix_spawn_file_actions_t);
+
+impl FileActions {
+    fn new(fds: [RawFd; 3]) -> io::Result<FileActions> {
+        // SAFETY: an all-zero value is only storage for init to fill.
+        let mut actions = FileActions(unsafe { std::mem::zeroed() });
+        // SAFETY: init on the storage above; Drop destroys it.
+        check(unsafe { libc::posix_spawn_file_actions_init(&mut actions.0) })?;
+        for (target, fd) in fds.into_iter().enumerate() {
+            // SAFETY: an initialised object and descriptor numbers. dup2 onto
+            // the same number clears close-on-exec too (glibc sees to it).
+            check(unsafe {
+                libc::posix_spawn_file_actions_adddup2(&mut actions.0, fd, target as libc::c_int)
+            })?;
+        }
+        #[cfg(target_env = "gnu")]
+        {
+            // glibc 2.34: the child closes every descriptor from 3 up, so
+            // even one some code opened without O_CLOEXEC stays in the agent.
+            // SAFETY: an initialised object.
+            check(unsafe { libc::posix_spawn_file_actions_addclosefrom_np(&mut actions.0, 3) })?;
+        }
+        Ok(actions)
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: initialised in new().
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+/// The child's signals: SIGPIPE back to its default (the agent, as any Rust
+/// program, ignores it, and an ignored signal survives exec), none blocked.
+struct Attributes(libc::posix_spawnattr_t);
+
+impl Attributes {
+    fn new() -> io::Result<Attributes> {
+        // SAFETY: an all-zero value is only storage for init to fill.
+        let mut attributes = Attributes(unsafe { std::mem::zeroed() });
+        // SAFETY (whole block): init on the storage above (Drop destroys it),
+        // then setters on it with initialised signal sets.
+        unsafe {
+            check(libc::posix_spawnattr_init(&mut attributes.0))?;
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            check(libc::posix_spawnattr_setsigmask(&mut attributes.0, &set))?;
+            libc::sigaddset(&mut set, libc::SIGPIPE);
+            check(libc::posix_spawnattr_setsigdefault(&mut attributes.0, &set))?;
+            let flags = libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF;
+            check(libc::posix_spawnattr_setflags(
+                &mut attributes.0,
+                flags as libc::c_short,
+            ))?;
+        }
+        Ok(attributes)
+    }
+}
+
+impl Drop for Attributes {
+    fn drop(&mut self) {
+        // SAFETY: initialised in new().
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(r))
+    }
 }
 
 /// The files glib's g_spawn tries for `path`: the path itself when it has a
@@ -500,45 +751,116 @@ fn candidates(path: &str, env: Option<&[String]>) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// The highest descriptor number to visit when close_range() is missing.
-fn fd_limit() -> libc::c_int {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct it is given.
-    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    if ok && limit.rlim_cur != libc::RLIM_INFINITY {
-        limit.rlim_cur.min(65536) as libc::c_int
-    } else {
-        65536
-    }
+/// The poller: one thread for every process of every table.
+struct Poller {
+    /// Written to when a process is added.
+    wake: OwnedFd,
+    /// Processes given to the poller and not yet picked up by it.
+    added: Mutex<Vec<Arc<Process>>>,
 }
 
-/// Mark every descriptor from 3 up close-on-exec, so that the program gets
-/// none of the agent's even if some code opened one without O_CLOEXEC (glib
-/// closes them in qemu-ga's child). Marking rather than closing leaves std's
-/// own error-report pipe working.
-fn mark_cloexec_from_3(fd_limit: libc::c_int) {
-    // SAFETY: plain system calls on descriptor numbers.
-    unsafe {
-        if libc::syscall(
-            libc::SYS_close_range,
-            3 as libc::c_uint,
-            libc::c_uint::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        ) == 0
-        {
-            return;
-        }
-        // Kernels before 5.11.
-        for fd in 3..fd_limit {
-            let flags = libc::fcntl(fd, libc::F_GETFD);
-            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
-                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+impl Poller {
+    fn watch(&self, process: Arc<Process>) {
+        self.added
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(process);
+        // A full counter (never, in practice) still wakes the poller.
+        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    }
+
+    fn run(&self) {
+        let mut watched: Vec<Arc<Process>> = Vec::new();
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut owners: Vec<usize> = Vec::new();
+        loop {
+            watched.append(&mut self.added.lock().unwrap_or_else(|e| e.into_inner()));
+            fds.clear();
+            owners.clear();
+            fds.push(pollfd(self.wake.as_raw_fd(), libc::POLLIN));
+            owners.push(usize::MAX);
+            let mut timer = false;
+            watched.retain(|p| p.lock().is_live());
+            for (i, process) in watched.iter().enumerate() {
+                let state = process.lock();
+                let live = &state.live;
+                let mut add = |fd: &OwnedFd, events| {
+                    fds.push(pollfd(fd.as_raw_fd(), events));
+                    owners.push(i);
+                };
+                match &live.pidfd {
+                    Some(fd) => add(fd, libc::POLLIN),
+                    None if !state.reaped => timer = true,
+                    None => {}
+                }
+                if let Some(feed) = &live.stdin {
+                    add(&feed.fd, libc::POLLOUT);
+                }
+                if let Some(reader) = &live.stdout {
+                    add(&reader.fd, libc::POLLIN);
+                }
+                if let Some(reader) = &live.stderr {
+                    add(&reader.fd, libc::POLLIN);
+                }
+            }
+            let timeout = if timer { REAP_INTERVAL_MS } else { -1 };
+            // SAFETY: poll on an array of initialised pollfds. A descriptor
+            // closed meanwhile by guest-exec-status is at worst reported
+            // (POLLNVAL, or events of a new file with its number): that only
+            // makes the loop look at its process once more.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                continue; // EINTR
+            }
+            if fds[0].revents != 0 {
+                let mut count = [0u8; 8];
+                let _ = rustix::io::read(&self.wake, &mut count);
+            }
+            let mut last = usize::MAX;
+            for (pollfd, &owner) in fds.iter().zip(&owners).skip(1) {
+                if pollfd.revents != 0 && owner != last {
+                    watched[owner].lock().advance();
+                    last = owner;
+                }
+            }
+            if n == 0 {
+                for process in &watched {
+                    let mut state = process.lock();
+                    if state.live.pidfd.is_none() && !state.reaped {
+                        state.advance();
+                    }
+                }
             }
         }
     }
+}
+
+fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    }
+}
+
+/// The poller, started on first use.
+fn poller() -> io::Result<Arc<Poller>> {
+    static POLLER: Mutex<Option<Arc<Poller>>> = Mutex::new(None);
+    let mut slot = POLLER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(poller) = &*slot {
+        return Ok(Arc::clone(poller));
+    }
+    let poller = Arc::new(Poller {
+        wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+        added: Mutex::new(Vec::new()),
+    });
+    let running = Arc::clone(&poller);
+    thread::Builder::new()
+        .name("qga-exec".into())
+        .stack_size(POLLER_STACK)
+        .spawn(move || running.run())?;
+    *slot = Some(Arc::clone(&poller));
+    Ok(poller)
 }
 
 #[cfg(test)]
@@ -901,6 +1223,41 @@ mod tests {
         assert_eq!(t.status(77).unwrap(), exited(2));
         assert_eq!(t.status(77).unwrap_err().0, "Invalid parameter 'pid'");
         assert!(t.is_empty());
+    }
+
+    /// Whether `pid` is still a process (a zombie counts) of this one.
+    fn exists(pid: i64) -> bool {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    fn reaped_in_background(drop_pidfd: bool) {
+        let mut t = ExecTable::new();
+        let pid = t.exec(args("sh", &["-c", "echo bye; exit 4"])).unwrap().pid;
+        let process = Arc::clone(t.processes[&pid].front().unwrap());
+        if drop_pidfd {
+            // As on a kernel without pidfds: the poller looks now and then.
+            process.lock().live.pidfd = None;
+        }
+        // No guest-exec-status call: the poller alone reaps it and reads its
+        // output, so no zombie is left behind.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while exists(pid) || !process.lock().finished() {
+            assert!(Instant::now() < deadline, "pid {pid} was not reaped");
+            thread::sleep(Duration::from_millis(5));
+        }
+        drop(process);
+        assert_eq!(t.status(pid).unwrap(), with_out(exited(4), b"bye\n"));
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn ended_processes_are_reaped_without_a_status_call() {
+        reaped_in_background(false);
+    }
+
+    #[test]
+    fn ended_processes_are_reaped_without_pidfds() {
+        reaped_in_background(true);
     }
 
     #[test]

@@ -14,6 +14,10 @@
 //! takes under a minute, `--quick` about ten seconds (plus, the first time, building
 //! xtask in release: the benchmark runs from a release build so that the client's
 //! own work does not cap the figures).
+//!
+//! `QGA_BENCH_ONLY` (a comma-separated list of `startup`, `ping`, `pipelined`,
+//! `exec`, `write`, `read`, `read-big`) runs only those measurements; the table
+//! then has only their rows.
 
 mod agent;
 mod measure;
@@ -34,6 +38,49 @@ const MIB: usize = 1 << 20;
 
 /// The largest `guest-file-read` both agents allow.
 const BIG_CHUNK: usize = 48 * MIB;
+
+/// The measurements `QGA_BENCH_ONLY` can select.
+const MEASUREMENTS: &[&str] = &[
+    "startup",
+    "ping",
+    "pipelined",
+    "exec",
+    "write",
+    "read",
+    "read-big",
+];
+
+/// Which measurements run: those `QGA_BENCH_ONLY` lists, or all.
+#[derive(Debug, Clone)]
+struct Selection(Option<Vec<String>>);
+
+impl Selection {
+    fn from_env() -> Result<Selection, String> {
+        let Some(list) = std::env::var_os("QGA_BENCH_ONLY") else {
+            return Ok(Selection(None));
+        };
+        let list = list.to_string_lossy();
+        let names: Vec<String> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = names.iter().find(|n| !MEASUREMENTS.contains(&n.as_str())) {
+            return Err(format!(
+                "QGA_BENCH_ONLY: unknown measurement {bad:?} (known: {})",
+                MEASUREMENTS.join(", ")
+            ));
+        }
+        Ok(Selection(Some(names)))
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+    }
+}
 
 /// How much each measurement does.
 #[derive(Debug, Clone, Copy)]
@@ -190,6 +237,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     if cfg!(debug_assertions) {
         return rerun_in_release(root, quick);
     }
+    let selection = Selection::from_env()?;
     let began = Instant::now();
     let plan = Plan::new(quick);
     phase("building qga-agent (release)");
@@ -205,78 +253,131 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         },
     ];
 
+    let reads = selection.has("read") || selection.has("read-big");
     let data_dir = tempfile::Builder::new()
         .prefix("qga-bench-data-")
         .tempdir()
         .map_err(|e| format!("cannot create a temp dir: {e}"))?;
     let data_file = data_dir.path().join("data.bin");
-    std::fs::write(&data_file, noise(plan.file_size))
-        .map_err(|e| format!("cannot write the data file: {e}"))?;
+    if reads {
+        std::fs::write(&data_file, noise(plan.file_size))
+            .map_err(|e| format!("cannot write the data file: {e}"))?;
+    }
     let file_size = plan.file_size as u64;
 
-    phase(&format!(
-        "start-up and idle RSS ({} starts each)",
-        plan.start_runs
-    ));
-    let start = measure::startup(&flavors, plan.start_runs)?;
+    let start = if selection.has("startup") {
+        phase(&format!(
+            "start-up and idle RSS ({} starts each)",
+            plan.start_runs
+        ));
+        Some(measure::startup(&flavors, plan.start_runs)?)
+    } else {
+        None
+    };
 
-    let agents = start_both(&flavors)?;
-    phase(&format!(
-        "guest-ping latency ({} calls each)",
-        plan.ping_calls
-    ));
-    let latency = measure::ping_latency(&agents, plan.ping_calls)?;
-    phase(&format!(
-        "pipelined pings ({} × {})",
-        plan.pipelined_rounds, plan.pipelined
-    ));
-    let pipelined = measure::pipelined(&agents, plan.pipelined, plan.pipelined_rounds)?;
-    phase(&format!("guest-exec cycles ({} each)", plan.exec_cycles));
-    let exec = measure::exec(&agents, plan.exec_cycles)?;
-    phase(&format!(
-        "guest-file-write, 1 MiB chunks ({} × {} MiB)",
-        plan.write_rounds,
-        plan.write_size / MIB
-    ));
-    let write = measure::file_write(&agents, &noise(plan.write_size), MIB, plan.write_rounds)?;
-    phase(&format!(
-        "guest-file-read, 1 MiB chunks ({} × {} MiB)",
-        plan.read_rounds,
-        plan.file_size / MIB
-    ));
-    let read_small = measure::file_read(&agents, &data_file, file_size, MIB, plan.read_rounds)?;
+    let shared = ["ping", "pipelined", "exec", "write", "read"];
+    let agents = if shared.iter().any(|m| selection.has(m)) {
+        Some(start_both(&flavors)?)
+    } else {
+        None
+    };
+    let mut latency = None;
+    let mut pipelined = None;
+    let mut exec = None;
+    let mut write = None;
+    let mut read_small = None;
+    if let Some(agents) = &agents {
+        if selection.has("ping") {
+            phase(&format!(
+                "guest-ping latency ({} calls each)",
+                plan.ping_calls
+            ));
+            latency = Some(measure::ping_latency(agents, plan.ping_calls)?);
+        }
+        if selection.has("pipelined") {
+            phase(&format!(
+                "pipelined pings ({} × {})",
+                plan.pipelined_rounds, plan.pipelined
+            ));
+            pipelined = Some(measure::pipelined(
+                agents,
+                plan.pipelined,
+                plan.pipelined_rounds,
+            )?);
+        }
+        if selection.has("exec") {
+            phase(&format!("guest-exec cycles ({} each)", plan.exec_cycles));
+            exec = Some(measure::exec(agents, plan.exec_cycles)?);
+        }
+        if selection.has("write") {
+            phase(&format!(
+                "guest-file-write, 1 MiB chunks ({} × {} MiB)",
+                plan.write_rounds,
+                plan.write_size / MIB
+            ));
+            write = Some(measure::file_write(
+                agents,
+                &noise(plan.write_size),
+                MIB,
+                plan.write_rounds,
+            )?);
+        }
+        if selection.has("read") {
+            phase(&format!(
+                "guest-file-read, 1 MiB chunks ({} × {} MiB)",
+                plan.read_rounds,
+                plan.file_size / MIB
+            ));
+            read_small = Some(measure::file_read(
+                agents,
+                &data_file,
+                file_size,
+                MIB,
+                plan.read_rounds,
+            )?);
+        }
+    }
     drop(agents);
 
-    // Fresh agents: their VmHWM is then the peak of the 48 MiB reads.
-    let agents = start_both(&flavors)?;
-    phase(&format!(
-        "guest-file-read, 48 MiB chunks ({} × {} MiB)",
-        plan.read_rounds,
-        plan.file_size / MIB
-    ));
-    let read_big = measure::file_read(&agents, &data_file, file_size, BIG_CHUNK, plan.read_rounds)?;
-    let peak = [agents[0].memory("VmHWM")?, agents[1].memory("VmHWM")?].map(|b| b as f64);
-    drop(agents);
+    let mut big = None;
+    if selection.has("read-big") {
+        // Fresh agents: their VmHWM is then the peak of the 48 MiB reads.
+        let agents = start_both(&flavors)?;
+        phase(&format!(
+            "guest-file-read, 48 MiB chunks ({} × {} MiB)",
+            plan.read_rounds,
+            plan.file_size / MIB
+        ));
+        let read_big =
+            measure::file_read(&agents, &data_file, file_size, BIG_CHUNK, plan.read_rounds)?;
+        let peak = [agents[0].memory("VmHWM")?, agents[1].memory("VmHWM")?].map(|b| b as f64);
+        big = Some((read_big, peak));
+    }
     drop(data_dir);
 
     // The base64 text of a 48 MiB read, the bulk of its response.
     let response = (4 * BIG_CHUNK.div_ceil(3)) as f64;
-    let rows = vec![
-        Row {
+    let mut rows = Vec::new();
+    if let Some(latency) = latency {
+        rows.push(Row {
             what: format!("guest-ping latency, median of {}", plan.ping_calls),
             unit: Unit::Micros,
             ours: latency[0],
             qemu: latency[1],
             target: relative(latency[1], 0.5, Better::Lower),
-        },
-        Row {
+        });
+    }
+    if let Some(pipelined) = pipelined {
+        rows.push(Row {
             what: format!("{} pipelined guest-pings (raw socket)", plan.pipelined),
             unit: Unit::PerSec,
             ours: pipelined[0],
             qemu: pipelined[1],
             target: relative(pipelined[1], 4.0, Better::Higher),
-        },
-        Row {
+        });
+    }
+    if let Some(read_small) = read_small {
+        rows.push(Row {
             what: format!(
                 "guest-file-read, {} MiB file, 1 MiB chunks",
                 plan.file_size / MIB
@@ -285,8 +386,10 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
             ours: read_small[0],
             qemu: read_small[1],
             target: relative(read_small[1], 6.0, Better::Higher),
-        },
-        Row {
+        });
+    }
+    if let Some((read_big, peak)) = big {
+        rows.push(Row {
             what: format!(
                 "guest-file-read, {} MiB file, 48 MiB chunks",
                 plan.file_size / MIB
@@ -295,8 +398,8 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
             ours: read_big[0],
             qemu: read_big[1],
             target: relative(read_big[1], 6.0, Better::Higher),
-        },
-        Row {
+        });
+        rows.push(Row {
             what: "peak RSS (VmHWM) during the 48 MiB reads".to_owned(),
             unit: Unit::MiB,
             ours: peak[0],
@@ -306,8 +409,10 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
                 limit: 1.5 * response,
                 better: Better::Lower,
             },
-        },
-        Row {
+        });
+    }
+    if let Some(write) = write {
+        rows.push(Row {
             what: format!(
                 "guest-file-write, {} MiB in 1 MiB chunks",
                 plan.write_size / MIB
@@ -316,15 +421,19 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
             ours: write[0],
             qemu: write[1],
             target: relative(write[1], 8.0, Better::Higher),
-        },
-        Row {
+        });
+    }
+    if let Some(exec) = exec {
+        rows.push(Row {
             what: "guest-exec `true` + guest-exec-status until exited".to_owned(),
             unit: Unit::PerSec,
             ours: exec[0].rate,
             qemu: exec[1].rate,
             target: relative(exec[1].rate, 2.0, Better::Higher),
-        },
-        Row {
+        });
+    }
+    if let Some(start) = start {
+        rows.push(Row {
             what: "idle RSS after start-up (VmRSS)".to_owned(),
             unit: Unit::MiB,
             ours: start[0].idle_rss,
@@ -334,18 +443,18 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
                 limit: 2.0 * MIB as f64,
                 better: Better::Lower,
             },
-        },
-        Row {
+        });
+        rows.push(Row {
             what: format!("start-up to first answer, median of {}", plan.start_runs),
             unit: Unit::Millis,
             ours: start[0].first_answer,
             qemu: start[1].first_answer,
             target: relative(start[1].first_answer, 1.0, Better::Lower),
-        },
-    ];
+        });
+    }
 
     let missed = rows.iter().filter(|row| !row.met()).count();
-    let notes = [
+    let mut notes = vec![
         format!(
             "Run: `cargo xtask bench{}`, {:.0} s, {} CPUs; ours {} (release), {}.",
             if plan.quick { " --quick" } else { "" },
@@ -357,14 +466,21 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         "Both agents on unix sockets (`-m unix-listen`), driven by qga-client, \
          interleaved round by round; MiB = 2^20 bytes."
             .to_owned(),
-        format!(
+    ];
+    if let Some(exec) = exec {
+        notes.push(format!(
             "guest-exec: `true` with captured output, guest-exec-status polled without \
              pause; status calls per cycle: ours {:.1}, qemu-ga {:.1}.",
             exec[0].polls, exec[1].polls
-        ),
-        "Peak RSS: VmHWM of agents started afresh for the 48 MiB reads.".to_owned(),
-        format!("Targets missed: {missed} of {}.", rows.len()),
-    ];
+        ));
+    }
+    if big.is_some() {
+        notes.push("Peak RSS: VmHWM of agents started afresh for the 48 MiB reads.".to_owned());
+    }
+    if let Some(only) = &selection.0 {
+        notes.push(format!("Only: {} (`QGA_BENCH_ONLY`).", only.join(", ")));
+    }
+    notes.push(format!("Targets missed: {missed} of {}.", rows.len()));
 
     println!("{}", report::text(&rows));
     for note in &notes {
