@@ -29,8 +29,18 @@ const HOST_PACKAGES: &[&str] = &[
     "libnl-route-3-200",
 ];
 
-/// Guest packages besides the kernel.
-const GUEST_PACKAGES: &[&str] = &["busybox-static"];
+/// Guest packages besides the kernel: busybox, and QEMU's own agent with the
+/// libraries it links besides libc (for `cargo xtask vm --compare` and `--agent
+/// qemu-ga`: about 2 MB in all).
+const GUEST_PACKAGES: &[&str] = &[
+    "busybox-static",
+    "qemu-guest-agent",
+    "libglib2.0-0",
+    "libpcre2-8-0",
+    "libnuma1",
+    "liburing2",
+    "libudev1",
+];
 
 /// The metapackage whose dependency names today's kernel package.
 const KERNEL_META: &str = "linux-image-amd64";
@@ -78,6 +88,11 @@ pub struct Guest {
     /// (name, uncompressed .ko) in load order; built-in ones are left out.
     pub modules: Vec<(&'static str, PathBuf)>,
     pub busybox: PathBuf,
+    /// Debian's qemu-ga, and its package version.
+    pub qemu_ga: PathBuf,
+    pub qemu_ga_version: String,
+    /// The private root everything above is in.
+    pub root: PathBuf,
 }
 
 /// Makes sure the cache holds a complete root for today's kernel, and describes it.
@@ -379,7 +394,20 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Finds QEMU, the kernel, the modules and busybox in a complete root.
+/// The version of `pkg` that the root was unpacked from, from its .deb's name in
+/// `../debs` (e.g. `1:7.2+dfsg-7+deb12u18+b3`); "" if not found.
+fn package_version(root: &Path, pkg: &str) -> String {
+    let debs = root.with_file_name("debs");
+    cached_deb(&debs, pkg)
+        .and_then(|deb| {
+            let name = deb.file_name()?.to_string_lossy().into_owned();
+            let version = name.strip_prefix(&format!("{pkg}_"))?.split('_').next()?;
+            Some(version.replace("%3a", ":"))
+        })
+        .unwrap_or_default()
+}
+
+/// Finds QEMU, the kernel, the modules, busybox and qemu-ga in a complete root.
 fn describe(root: &Path) -> Result<Guest, String> {
     let (kernel, release) = find_vmlinuz(root)?;
 
@@ -401,7 +429,8 @@ fn describe(root: &Path) -> Result<Guest, String> {
 
     let qemu = root.join("usr/bin/qemu-system-x86_64");
     let busybox = root.join("bin/busybox");
-    for path in [&qemu, &busybox] {
+    let qemu_ga = root.join("usr/sbin/qemu-ga");
+    for path in [&qemu, &busybox, &qemu_ga] {
         if !path.is_file() {
             return Err(format!(
                 "{} is missing from the unpacked packages",
@@ -427,5 +456,8 @@ fn describe(root: &Path) -> Result<Guest, String> {
         release,
         modules,
         busybox,
+        qemu_ga,
+        qemu_ga_version: package_version(root, "qemu-guest-agent"),
+        root: root.to_path_buf(),
     })
 }

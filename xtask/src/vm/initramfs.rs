@@ -71,13 +71,15 @@ pub fn build(guest: &Guest, agent: &Path, work: &Path) -> Result<PathBuf, String
         .to_string_lossy()
         .into_owned();
     let agent_in_guest = format!("/usr/sbin/{agent_name}");
-    add_program(&stage, agent, &agent_in_guest)?;
+    // A program from the packages (Debian's qemu-ga) finds its libraries there first.
+    let private = agent.starts_with(&guest.root).then_some(guest);
+    add_program(&stage, agent, &agent_in_guest, private)?;
 
     // chpasswd and PAM, when the host has them
     for program in HOST_PROGRAMS {
         let path = Path::new(program);
         if path.is_file() {
-            add_program(&stage, path, program)?;
+            add_program(&stage, path, program, None)?;
         }
     }
     if stage.join("usr/sbin/chpasswd").exists() {
@@ -85,7 +87,7 @@ pub fn build(guest: &Guest, agent: &Path, work: &Path) -> Result<PathBuf, String
             for module in PAM_MODULES {
                 let host = security.join(module);
                 if host.is_file() {
-                    add_program(&stage, &host, &host.to_string_lossy())?;
+                    add_program(&stage, &host, &host.to_string_lossy(), None)?;
                 }
             }
         }
@@ -117,11 +119,22 @@ pub fn build(guest: &Guest, agent: &Path, work: &Path) -> Result<PathBuf, String
 }
 
 /// Copies a program (or shared object) to `dest` in the guest, with every library
-/// `ldd` lists and the dynamic loader, at the paths `ldd` names.
-fn add_program(stage: &Path, host: &Path, dest: &str) -> Result<(), String> {
+/// `ldd` lists and the dynamic loader, at the paths `ldd` names. With `private`, a
+/// program unpacked from the packages: `ldd` looks in their root first, and what
+/// it finds there goes to the same place under the guest's `/`.
+fn add_program(
+    stage: &Path,
+    host: &Path,
+    dest: &str,
+    private: Option<&Guest>,
+) -> Result<(), String> {
     copy(host, &stage.join(dest.trim_start_matches('/')), 0o755)?;
-    for lib in shared_libraries(host)? {
-        let target = stage.join(lib.to_string_lossy().trim_start_matches('/'));
+    for lib in shared_libraries(host, private.map(|g| &g.lib_path))? {
+        let in_guest = match private.and_then(|g| lib.strip_prefix(&g.root).ok()) {
+            Some(rel) => rel.to_path_buf(),
+            None => lib.clone(),
+        };
+        let target = stage.join(in_guest.to_string_lossy().trim_start_matches('/'));
         if !target.exists() {
             copy(&lib, &target, 0o755)?;
         }
@@ -129,9 +142,17 @@ fn add_program(stage: &Path, host: &Path, dest: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The libraries and loader `ldd` lists for `binary`; none for a static one.
-fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, String> {
-    let out = Command::new("ldd")
+/// The libraries and loader `ldd` lists for `binary` (looking in `lib_path` first,
+/// when given); none for a static one.
+fn shared_libraries(
+    binary: &Path,
+    lib_path: Option<&std::ffi::OsString>,
+) -> Result<Vec<PathBuf>, String> {
+    let mut ldd = Command::new("ldd");
+    if let Some(path) = lib_path {
+        ldd.env("LD_LIBRARY_PATH", path);
+    }
+    let out = ldd
         .arg(binary)
         .stdin(Stdio::null())
         .output()
@@ -167,7 +188,7 @@ fn shared_libraries(binary: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// The host folder holding PAM modules: `security/` beside the libpam chpasswd links.
 fn libpam_dir() -> Option<PathBuf> {
-    let libs = shared_libraries(Path::new("/usr/sbin/chpasswd")).ok()?;
+    let libs = shared_libraries(Path::new("/usr/sbin/chpasswd"), None).ok()?;
     libs.iter()
         .find(|l| {
             l.file_name()

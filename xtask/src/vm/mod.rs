@@ -30,18 +30,35 @@ use std::time::{Duration, Instant};
 /// Prefix of the error returned when this machine cannot run the suite at all.
 pub const UNAVAILABLE: &str = "vm environment unavailable";
 
-const USAGE: &str = "usage: cargo xtask vm [--agent PATH] [--keep] [--require-all]
+const USAGE: &str =
+    "usage: cargo xtask vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]
 
   --agent PATH    the agent binary to put in the guest (default: build and use
-                  target/release/qga-agent); e.g. /usr/sbin/qemu-ga for a comparison run
+                  target/release/qga-agent); `qemu-ga` means Debian's qemu-ga from
+                  the package cache, for a run of the whole suite against it
+  --compare       run the suspend scenarios against our agent and against Debian's
+                  qemu-ga, each in its own guest (at the same time), and print the
+                  results side by side; fails only if our agent's fail
   --keep          keep the run's temporary folder (console log, initramfs, disk image)
   --require-all   a scenario the agent does not advertise in guest-info is a failure,
                   not a skip
 
   QGA_VM_TRACE=1 prints every request to the agent and every response on stderr.";
 
+/// The scenarios `--compare` runs (by name prefix).
+const COMPARED: &[&str] = &["guest-suspend"];
+
+enum AgentChoice {
+    /// Build ours (release) and use it.
+    Ours,
+    /// Debian's qemu-ga from the package cache.
+    QemuGa,
+    Path(PathBuf),
+}
+
 struct Options {
-    agent: Option<PathBuf>,
+    agent: AgentChoice,
+    compare: bool,
     keep: bool,
     require_all: bool,
 }
@@ -49,9 +66,14 @@ struct Options {
 impl Options {
     fn parse(args: &[String]) -> Result<Options, String> {
         let mut opts = Options {
-            agent: None,
+            agent: AgentChoice::Ours,
+            compare: false,
             keep: false,
             require_all: false,
+        };
+        let agent = |path: &str| match path {
+            "qemu-ga" => AgentChoice::QemuGa,
+            path => AgentChoice::Path(PathBuf::from(path)),
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -60,11 +82,10 @@ impl Options {
                     let path = it
                         .next()
                         .ok_or_else(|| format!("--agent needs a path\n{USAGE}"))?;
-                    opts.agent = Some(PathBuf::from(path));
+                    opts.agent = agent(path);
                 }
-                s if s.starts_with("--agent=") => {
-                    opts.agent = Some(PathBuf::from(&s["--agent=".len()..]));
-                }
+                s if s.starts_with("--agent=") => opts.agent = agent(&s["--agent=".len()..]),
+                "--compare" => opts.compare = true,
                 "--keep" => opts.keep = true,
                 "--require-all" => opts.require_all = true,
                 "-h" | "--help" => {
@@ -73,6 +94,11 @@ impl Options {
                 }
                 other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
             }
+        }
+        if opts.compare && !matches!(opts.agent, AgentChoice::Ours) {
+            return Err(format!(
+                "--compare runs our agent and qemu-ga; no --agent\n{USAGE}"
+            ));
         }
         Ok(opts)
     }
@@ -90,25 +116,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let guest = fetch::prepare(&target.join("vm-cache"))?;
     let agent = match &opts.agent {
-        Some(path) => {
+        AgentChoice::Path(path) => {
             std::fs::canonicalize(path).map_err(|e| format!("agent '{}': {e}", path.display()))?
         }
-        None => build_agent(&root, &target)?,
+        AgentChoice::QemuGa => guest.qemu_ga.clone(),
+        AgentChoice::Ours => build_agent(&root, &target)?,
     };
-    let work = WorkDir::create(opts.keep)?;
-    let initrd = initramfs::build(&guest, &agent, work.path())?;
-    let prepared = started.elapsed();
+    if opts.compare {
+        return compare(&guest, &agent, &opts, started);
+    }
+    let selection = scenarios::Selection {
+        only: &[],
+        echo: true,
+        require_all: opts.require_all,
+    };
+    let run = GuestRun::prepare(&guest, &agent, opts.keep)?;
     println!(
         "vm: agent {}, kernel {}, prepared in {}",
         agent.display(),
         guest.release,
-        secs(prepared)
+        secs(started.elapsed())
     );
-
-    let disk = machine::make_disk(work.path())?;
-    let mut vm = machine::Vm::boot(&guest, work.path(), &initrd, &disk)?;
-    let result = scenarios::run_suite(&mut vm, opts.require_all);
-    vm.stop();
+    let (result, console) = run.run(&guest, &selection);
     let total = started.elapsed();
 
     let outcome = match result {
@@ -131,13 +160,118 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Err(e) => Err(e),
     };
     if outcome.is_err() {
-        eprintln!("vm: guest console (last lines):\n{}", vm.console_tail(40));
+        eprintln!("vm: guest console (last lines):\n{console}");
     }
-    if opts.keep {
-        println!("vm: kept {}", work.path().display());
-    }
-    drop(work);
     outcome
+}
+
+/// One guest around one agent: its folder, initramfs and disk.
+struct GuestRun {
+    work: WorkDir,
+    initrd: PathBuf,
+    disk: PathBuf,
+}
+
+impl GuestRun {
+    fn prepare(guest: &fetch::Guest, agent: &Path, keep: bool) -> Result<GuestRun, String> {
+        let work = WorkDir::create(keep)?;
+        let initrd = initramfs::build(guest, agent, work.path())?;
+        let disk = machine::make_disk(work.path())?;
+        Ok(GuestRun { work, initrd, disk })
+    }
+
+    /// Boots the guest, runs the selected scenarios, stops QEMU. Also returns the end
+    /// of the guest's console.
+    fn run(
+        self,
+        guest: &fetch::Guest,
+        selection: &scenarios::Selection,
+    ) -> (Result<scenarios::Summary, String>, String) {
+        let mut vm = match machine::Vm::boot(guest, self.work.path(), &self.initrd, &self.disk) {
+            Ok(vm) => vm,
+            Err(e) => return (Err(e), String::new()),
+        };
+        let result = scenarios::run_suite(&mut vm, selection);
+        vm.stop();
+        let console = vm.console_tail(40);
+        if self.work.keep {
+            println!("vm: kept {}", self.work.path().display());
+        }
+        (result, console)
+    }
+}
+
+/// `--compare`: the same scenarios against our agent and Debian's qemu-ga, in two
+/// guests at once; the results side by side.
+fn compare(
+    guest: &fetch::Guest,
+    ours: &Path,
+    opts: &Options,
+    started: Instant,
+) -> Result<(), String> {
+    let qemu_ga = format!("qemu-ga {}", guest.qemu_ga_version);
+    let runs = [
+        GuestRun::prepare(guest, ours, opts.keep)?,
+        GuestRun::prepare(guest, &guest.qemu_ga, opts.keep)?,
+    ];
+    println!(
+        "vm: comparing {} with {qemu_ga} ({}), kernel {}, prepared in {}",
+        ours.display(),
+        guest.qemu_ga.display(),
+        guest.release,
+        secs(started.elapsed())
+    );
+    let selection = scenarios::Selection {
+        only: COMPARED,
+        echo: false,
+        require_all: opts.require_all,
+    };
+    let [a, b] = runs;
+    let (ours_result, theirs_result) = std::thread::scope(|scope| {
+        let theirs = scope.spawn(|| b.run(guest, &selection));
+        let ours = a.run(guest, &selection);
+        (
+            ours,
+            theirs
+                .join()
+                .unwrap_or_else(|_| (Err("panicked".into()), String::new())),
+        )
+    });
+    let lines = |r: &(Result<scenarios::Summary, String>, String)| match &r.0 {
+        Ok(summary) => summary.lines.clone(),
+        Err(e) => vec![scenarios::Line {
+            status: "FAIL",
+            name: "suite".into(),
+            detail: e.clone(),
+        }],
+    };
+    let (mine, theirs) = (lines(&ours_result), lines(&theirs_result));
+    let mut names: Vec<&str> = Vec::new();
+    for l in mine.iter().chain(&theirs) {
+        if !names.contains(&l.name.as_str()) {
+            names.push(&l.name);
+        }
+    }
+    let width = qemu_ga.len().max("qga-agent".len());
+    for name in names {
+        println!("{name}");
+        for (who, lines) in [("qga-agent", &mine), (qemu_ga.as_str(), &theirs)] {
+            let found: Vec<&scenarios::Line> = lines.iter().filter(|l| l.name == name).collect();
+            if found.is_empty() {
+                println!("  {who:<width$}  -    (not run)");
+            }
+            for l in found {
+                println!("  {who:<width$}  {:<4} {}", l.status, l.detail);
+            }
+        }
+    }
+    println!("vm: compared in {}", secs(started.elapsed()));
+    let failed = mine.iter().filter(|l| l.status == "FAIL").count();
+    if failed > 0 {
+        eprintln!("vm: our guest's console (last lines):\n{}", ours_result.1);
+        return Err(format!("vm: {failed} scenario(s) failed with our agent"));
+    }
+    Ok(())
 }
 
 /// Seconds with two decimals, e.g. `2.31 s`.

@@ -162,7 +162,37 @@ const fn custom(
     }
 }
 
+/// One printed line: `ok`, `FAIL` or `skip`, the name, the detail or reason.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub status: &'static str,
+    pub name: String,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Line {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<4} {}", self.status, self.name)?;
+        if !self.detail.is_empty() {
+            write!(f, ": {}", self.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// Which scenarios a run exercises, and whether it prints its lines as they come.
+pub struct Selection {
+    /// Only the scenarios whose name starts with one of these (all when empty).
+    pub only: &'static [&'static str],
+    /// Print each line at once (else only [`Summary::lines`] has them).
+    pub echo: bool,
+    /// A scenario the agent does not offer is a failure, not a skip.
+    pub require_all: bool,
+}
+
 pub struct Summary {
+    /// Every line, in order.
+    pub lines: Vec<Line>,
     pub ok: usize,
     pub failed: usize,
     pub skipped: usize,
@@ -179,19 +209,24 @@ pub struct Ctx<'a> {
     qmp: Option<Qmp>,
     /// The commands the agent lists as enabled (None if guest-info failed).
     pub enabled: Option<Vec<String>>,
+    lines: Vec<Line>,
+    echo: bool,
     ok: usize,
     failed: usize,
     skipped: usize,
 }
 
 /// Boots into the agent, runs every scenario, and counts.
-pub fn run_suite(vm: &mut Vm, require_all: bool) -> Result<Summary, String> {
+pub fn run_suite(vm: &mut Vm, selection: &Selection) -> Result<Summary, String> {
+    let require_all = selection.require_all;
     let agent = connect(vm)?;
     let mut ctx = Ctx {
         vm,
         agent,
         qmp: None,
         enabled: None,
+        lines: Vec::new(),
+        echo: selection.echo,
         ok: 0,
         failed: 0,
         skipped: 0,
@@ -199,14 +234,22 @@ pub fn run_suite(vm: &mut Vm, require_all: bool) -> Result<Summary, String> {
     ctx.wait_for_agent(BOOT_TIMEOUT)
         .map_err(|e| format!("the agent never answered: {e}"))?;
     let first_answer = ctx.vm.started.elapsed();
-    println!("vm: agent answered {} after QEMU start", secs(first_answer));
+    if selection.echo {
+        println!("vm: agent answered {} after QEMU start", secs(first_answer));
+    }
     let suite_start = Instant::now();
     ctx.enabled = match ctx.call("guest-info", None) {
         Ok(info) => Some(enabled_commands(&info)),
         Err(_) => None,
     };
 
-    for (i, scenario) in SCENARIOS.iter().enumerate() {
+    let selected: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| {
+            selection.only.is_empty() || selection.only.iter().any(|p| s.name.starts_with(p))
+        })
+        .collect();
+    for (i, scenario) in selected.iter().enumerate() {
         if let Some(enabled) = &ctx.enabled {
             let called = match &scenario.kind {
                 Kind::Call { execute, .. } => Some(*execute),
@@ -247,13 +290,13 @@ pub fn run_suite(vm: &mut Vm, require_all: bool) -> Result<Summary, String> {
         };
         let failed = outcome.is_err();
         ctx.report(scenario.name, outcome);
-        let last = i + 1 == SCENARIOS.len();
+        let last = i + 1 == selected.len();
         if failed && !last {
             // Carry on if the guest still answers; otherwise the rest cannot run.
             let alive = ctx.vm.exited().is_none()
                 && matches!(ctx.agent.sync(Duration::from_secs(10)), Ok(true));
             if !alive {
-                let rest = SCENARIOS.len() - i - 1;
+                let rest = selected.len() - i - 1;
                 ctx.report(
                     "suite",
                     Err(format!("the guest is gone; {rest} scenario(s) not run")),
@@ -263,6 +306,7 @@ pub fn run_suite(vm: &mut Vm, require_all: bool) -> Result<Summary, String> {
         }
     }
     Ok(Summary {
+        lines: ctx.lines,
         ok: ctx.ok,
         failed: ctx.failed,
         skipped: ctx.skipped,
@@ -306,25 +350,34 @@ fn enabled_commands(info: &Value) -> Vec<String> {
 impl Ctx<'_> {
     /// Prints one result line and counts it.
     pub fn report(&mut self, name: &str, outcome: Outcome) {
-        match outcome {
-            Ok(detail) if detail.is_empty() => {
-                self.ok += 1;
-                println!("ok   {name}");
-            }
+        let (status, detail) = match outcome {
             Ok(detail) => {
                 self.ok += 1;
-                println!("ok   {name}: {detail}");
+                ("ok", detail)
             }
             Err(reason) => {
                 self.failed += 1;
-                println!("FAIL {name}: {reason}");
+                ("FAIL", reason)
             }
-        }
+        };
+        self.line(status, name, detail);
     }
 
     fn skip(&mut self, name: &str, why: &str) {
         self.skipped += 1;
-        println!("skip {name}: {why}");
+        self.line("skip", name, why.to_string());
+    }
+
+    fn line(&mut self, status: &'static str, name: &str, detail: String) {
+        let line = Line {
+            status,
+            name: name.to_string(),
+            detail,
+        };
+        if self.echo {
+            println!("{line}");
+        }
+        self.lines.push(line);
     }
 
     /// Syncs (0xFF + guest-sync-delimited) until the agent answers, retrying every
