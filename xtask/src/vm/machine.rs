@@ -69,50 +69,44 @@ impl Vm {
         }
         // 512 MiB at boot, and a 256 MiB DIMM the guest finds through ACPI and
         // adds as hot-plugged memory.
-        cmd.args([
-            "-accel",
-            "tcg",
-            "-smp",
-            "2",
-            "-m",
-            "512M,slots=1,maxmem=768M",
-        ])
-        .args(["-object", "memory-backend-ram,id=dimm0,size=256M"])
-        .args(["-device", "pc-dimm,id=dimm0,memdev=dimm0"])
-        .args(["-display", "none", "-monitor", "none", "-no-user-config"])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-kernel")
-        .arg(&guest.kernel)
-        .arg("-initrd")
-        .arg(initrd)
-        // panic=-1: a dead /init reboots, which -no-reboot turns into an exit.
-        // memhp_default_state: hot-plugged memory goes online in the movable
-        // zone, so that its blocks can always be taken offline (boot memory
-        // holds the kernel's early allocations, and taking one of its blocks
-        // offline fails now and then with EBUSY, even with movablecore=).
-        .args([
-            "-append",
-            "console=ttyS0 quiet panic=-1 memhp_default_state=online_movable",
-        ])
-        .args(["-no-reboot", "-nic", "none"])
-        .arg("-chardev")
-        .arg(format!(
-            "socket,path={},server=on,wait=off,id=qga0",
-            agent_socket.display()
-        ))
-        .args(["-device", "virtio-serial"])
-        .args([
-            "-device",
-            "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
-        ])
-        .arg("-drive")
-        .arg(format!(
-            "file={},if=virtio,format=raw,discard=unmap",
-            disk.display()
-        ))
-        .arg("-qmp")
-        .arg(format!("unix:{},server=on,wait=off", qmp_socket.display()));
+        cmd.args(["-accel", "tcg", "-smp", "2"])
+            .args(["-m", "512M,slots=1,maxmem=768M"])
+            .args(["-object", "memory-backend-ram,id=dimm0,size=256M"])
+            .args(["-device", "pc-dimm,id=dimm0,memdev=dimm0"])
+            .args(["-display", "none", "-monitor", "none", "-no-user-config"])
+            .arg("-serial")
+            .arg(format!("file:{}", console.display()))
+            .arg("-kernel")
+            .arg(&guest.kernel)
+            .arg("-initrd")
+            .arg(initrd)
+            // panic=-1: a dead /init reboots, which -no-reboot turns into an exit.
+            // memhp_default_state: hot-plugged memory goes online in the movable
+            // zone, so that its blocks can always be taken offline (boot memory
+            // holds the kernel's early allocations, and taking one of its blocks
+            // offline fails now and then with EBUSY, even with movablecore=).
+            .args([
+                "-append",
+                "console=ttyS0 quiet panic=-1 memhp_default_state=online_movable",
+            ])
+            .args(["-no-reboot", "-nic", "none"])
+            .arg("-chardev")
+            .arg(format!(
+                "socket,path={},server=on,wait=off,id=qga0",
+                agent_socket.display()
+            ))
+            .args(["-device", "virtio-serial"])
+            .args([
+                "-device",
+                "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+            ])
+            .arg("-drive")
+            .arg(format!(
+                "file={},if=virtio,format=raw,discard=unmap",
+                disk.display()
+            ))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp_socket.display()));
         let log_file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
         let started = Instant::now();
