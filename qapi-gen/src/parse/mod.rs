@@ -6,6 +6,7 @@
 
 mod ahead;
 mod doc;
+mod scan;
 mod syntax;
 
 use std::collections::HashSet;

@@ -23,8 +23,18 @@ pub struct SyntaxError {
     pub message: String,
 }
 
-/// Parses the text of one schema file into its top-level items.
+/// Parses the text of one schema file into its top-level items: with the
+/// hand-written reader when it takes the file (see scan.rs), else with pest.
 pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
+    check_depth(src)?;
+    match super::scan::parse(src) {
+        Some(items) => Ok(items),
+        None => parse_with_pest(src),
+    }
+}
+
+/// Parses with the pest grammar, and walks its parse tree.
+pub fn parse_with_pest(src: &str) -> Result<Vec<Item>, SyntaxError> {
     check_depth(src)?;
     let mut pairs = Grammar::parse(Rule::schema, src).map_err(|e| explain(src, e))?;
     let schema = pairs
@@ -46,7 +56,7 @@ pub fn parse(src: &str) -> Result<Vec<Item>, SyntaxError> {
 /// increasing order, as the walk of the parse tree does: each character is looked
 /// at once, where asking pest and then [`column`] for each place would scan its line
 /// again and again.
-struct Locator<'s> {
+pub(super) struct Locator<'s> {
     src: &'s str,
     offset: usize,
     line: u32,
@@ -54,7 +64,7 @@ struct Locator<'s> {
 }
 
 impl<'s> Locator<'s> {
-    fn new(src: &'s str) -> Self {
+    pub(super) fn new(src: &'s str) -> Self {
         Locator {
             src,
             offset: 0,
@@ -63,7 +73,7 @@ impl<'s> Locator<'s> {
         }
     }
 
-    fn at(&mut self, offset: usize) -> (u32, u32) {
+    pub(super) fn at(&mut self, offset: usize) -> (u32, u32) {
         if offset < self.offset {
             *self = Locator::new(self.src);
         }
