@@ -36,9 +36,25 @@ impl CfgMap {
     /// [`CfgMap::predicate`] as prettyplease prints it, or `None` when the condition
     /// involves a mapped name (the caller's own syntax) or a name that needs escapes.
     pub fn predicate_text(&self, cond: &Cond) -> Option<String> {
-        let list = |op: &str, conds: &[Cond]| {
-            let inner: Option<Vec<String>> = conds.iter().map(|c| self.predicate_text(c)).collect();
-            Some(format!("{op}({})", inner?.join(", ")))
+        let mut out = String::new();
+        self.write_predicate(cond, &mut out).then_some(out)
+    }
+
+    /// Appends [`CfgMap::predicate_text`] to `out`; false when there is none.
+    pub fn write_predicate(&self, cond: &Cond, out: &mut String) -> bool {
+        let list = |op: &str, conds: &[Cond], out: &mut String| {
+            out.push_str(op);
+            out.push('(');
+            for (i, c) in conds.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                if !self.write_predicate(c, out) {
+                    return false;
+                }
+            }
+            out.push(')');
+            true
         };
         match cond {
             Cond::Name(name) => {
@@ -47,16 +63,24 @@ impl CfgMap {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
                 {
-                    return None;
+                    return false;
                 }
-                Some(format!(
-                    "feature = \"{}\"",
-                    name.to_ascii_lowercase().replace('_', "-")
-                ))
+                out.push_str("feature = \"");
+                out.extend(name.chars().map(|c| match c {
+                    '_' => '-',
+                    c => c.to_ascii_lowercase(),
+                }));
+                out.push('"');
+                true
             }
-            Cond::All(conds) => list("all", conds),
-            Cond::Any(conds) => list("any", conds),
-            Cond::Not(cond) => Some(format!("not({})", self.predicate_text(cond)?)),
+            Cond::All(conds) => list("all", conds, out),
+            Cond::Any(conds) => list("any", conds, out),
+            Cond::Not(cond) => {
+                out.push_str("not(");
+                let ok = self.write_predicate(cond, out);
+                out.push(')');
+                ok
+            }
         }
     }
 

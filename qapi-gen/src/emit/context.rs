@@ -233,16 +233,16 @@ impl<'a> Context<'a> {
 
     /// [`Context::cfg`] as text (empty for no condition).
     pub fn cfg_text(&self, cond: Option<&Cond>, t: &mut Text) -> String {
-        match cond {
-            None => String::new(),
-            Some(cond) => match self.cfg.predicate_text(cond) {
-                Some(predicate) => format!("#[cfg({predicate})]"),
-                None => {
-                    t.fail();
-                    String::new()
-                }
-            },
+        let Some(cond) = cond else {
+            return String::new();
+        };
+        let mut out = String::with_capacity(48);
+        out.push_str("#[cfg(");
+        if !self.cfg.write_predicate(cond, &mut out) {
+            t.fail();
         }
+        out.push_str(")]");
+        out
     }
 
     /// [`Context::deprecated`] as text (empty when not deprecated).

@@ -237,6 +237,13 @@ fn list_marker(line: &str) -> Option<usize> {
 
 /// QAPI doc text as Markdown.
 pub fn markdown(text: &str) -> String {
+    // Most texts are one plain line, which the conversion below leaves as it is.
+    if !text.contains(['\n', '@', '`']) && !text.starts_with(char::is_whitespace) {
+        let line = text.trim_end();
+        if !line.is_empty() && !line.ends_with("::") && line != ":" {
+            return line.to_owned();
+        }
+    }
     let lines: Vec<&str> = text.lines().collect();
     let mut out: Vec<String> = Vec::new();
     let mut after_blank = true;
@@ -337,6 +344,20 @@ mod tests {
         assert_eq!(markdown("mail user@example.org"), "mail user@example.org");
         assert_eq!(markdown("see @guest-file-open-"), "see `guest-file-open`-");
         assert_eq!(markdown("``on`` or ``off``"), "`on` or `off`");
+        for plain in [
+            "a plain line",
+            "ends in a colon:",
+            "- an item",
+            "   x",
+            "x \r",
+            ":",
+        ] {
+            let lines: Vec<&str> = plain.lines().collect();
+            assert_eq!(
+                markdown(plain),
+                markdown(&format!("{}\n", lines.join("\n")))
+            );
+        }
     }
 
     #[test]

@@ -129,53 +129,64 @@ pub fn generate_all(schema: &Schema, options: &Options) -> Vec<(&'static str, St
 
 /// The header, then prettyplease's text with blank lines between items.
 fn rust_file(code: &str, options: &Options) -> String {
-    format!("// {}\n\n{}", options.header(), separate_items(code))
+    let mut out = String::with_capacity(code.len() + code.len() / 16 + 128);
+    out.push_str("// ");
+    out.push_str(&options.header());
+    out.push_str("\n\n");
+    separate_items(code, &mut out);
+    out
 }
 
 /// Puts a blank line between consecutive items of a file, module, impl or trait, as
 /// hand-written code has; prettyplease puts none. Only whitespace changes: the text
 /// is prettyplease's, whose layout this relies on (one item per line group, blocks
-/// opened at the end of a line and closed on a line of their own).
-fn separate_items(code: &str) -> String {
+/// opened at the end of a line and closed on a line of their own, indentation in
+/// spaces).
+fn separate_items(code: &str, out: &mut String) {
     const ITEM_STARTS: [&str; 12] = [
         "///", "#[", "pub ", "impl", "fn ", "const ", "type ", "mod ", "struct ", "enum ",
         "trait ", "use ",
     ];
-    let indent = |line: &str| line.len() - line.trim_start().len();
-    let lines: Vec<&str> = code.lines().collect();
-    let mut out = String::with_capacity(code.len() + code.len() / 16);
+    // A line as its indentation and the rest.
+    fn split(line: &str) -> (usize, &str) {
+        let text = line.trim_start_matches(' ');
+        (line.len() - text.len(), text)
+    }
     // For each open block: whether it holds items (a file, module, impl or trait).
     let mut blocks = vec![true];
-    for (i, line) in lines.iter().enumerate() {
+    let mut lines = code.lines();
+    let Some(mut line) = lines.next() else {
+        return;
+    };
+    let (mut indent, mut this) = split(line);
+    loop {
         out.push_str(line);
         out.push('\n');
-        let this = line.trim_start();
         if this.starts_with('}') {
             blocks.pop();
         }
-        if !this.starts_with("//") && this.ends_with('{') {
+        let comment = this.starts_with("//");
+        if !comment && this.ends_with('{') {
             let container = ["mod ", "pub mod ", "impl", "trait ", "pub trait "]
                 .iter()
                 .any(|s| this.starts_with(s));
             blocks.push(container);
         }
-        let Some(next) = lines.get(i + 1) else { break };
-        let following = next.trim_start();
-        let closes = matches!(this, "}" | "};" | "];");
-        let declares = !this.starts_with("//")
-            && this.ends_with(';')
-            && !["const ", "type "]
-                .iter()
-                .any(|k| this.starts_with(k) && following.starts_with(k));
-        if blocks.last() == Some(&true)
-            && (closes || declares)
-            && indent(line) == indent(next)
-            && ITEM_STARTS.iter().any(|s| following.starts_with(s))
-        {
-            out.push('\n');
+        let Some(next) = lines.next() else { break };
+        let (next_indent, following) = split(next);
+        if blocks.last() == Some(&true) && indent == next_indent {
+            let closes = matches!(this, "}" | "};" | "];");
+            let declares = !comment
+                && this.ends_with(';')
+                && !["const ", "type "]
+                    .iter()
+                    .any(|k| this.starts_with(k) && following.starts_with(k));
+            if (closes || declares) && ITEM_STARTS.iter().any(|s| following.starts_with(s)) {
+                out.push('\n');
+            }
         }
+        (line, indent, this) = (next, next_indent, following);
     }
-    out
 }
 
 #[cfg(test)]
@@ -279,6 +290,8 @@ mod tests {
     fn items_are_separated_by_blank_lines() {
         let code = "pub struct A;\nimpl A {\n    const X: u8 = 1;\n    const Y: u8 = 2;\n    fn f() {\n        let a = 1;\n        g();\n    }\n    fn h() {}\n}\n/// Doc\n/// more;\nstruct B {}\n";
         let expected = "pub struct A;\n\nimpl A {\n    const X: u8 = 1;\n    const Y: u8 = 2;\n\n    fn f() {\n        let a = 1;\n        g();\n    }\n\n    fn h() {}\n}\n\n/// Doc\n/// more;\nstruct B {}\n";
-        assert_eq!(separate_items(code), expected);
+        let mut out = String::new();
+        separate_items(code, &mut out);
+        assert_eq!(out, expected);
     }
 }
