@@ -32,6 +32,17 @@ else
     ln -sf ../$port /dev/virtio-ports/org.qemu.guest_agent.0
 fi
 
+# The swap disk: resume from the hibernation image on it, if there is one (the
+# kernel then restores the hibernated system and this boot goes no further); else
+# use it as swap, for guest-suspend-disk. Before anything is mounted: the
+# hibernated system has the scratch disk mounted.
+i=0
+while [ -d /sys/block/vdb ] && [ ! -b /dev/vdb ] && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done
+if [ -b /dev/vdb ]; then
+    cat /sys/block/vdb/dev >/sys/power/resume 2>/dev/null
+    swapon /dev/vdb || echo "qga-vm: swapon /dev/vdb failed"
+fi
+
 # The scratch disk, when there is one.
 i=0
 while [ -d /sys/block/vda ] && [ ! -b /dev/vda ] && [ $i -lt 100 ]; do usleep 50000; i=$((i + 1)); done

@@ -1,5 +1,5 @@
-//! One QEMU guest: its scratch disk, the process, the agent's chardev socket and a QMP
-//! socket.
+//! One QEMU guest: its scratch and swap disks, the process (started again after a
+//! hibernation), the agent's chardev socket and a QMP socket.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -37,8 +37,35 @@ pub fn make_disk(work: &Path) -> Result<PathBuf, String> {
     Ok(disk)
 }
 
+/// Size of the swap disk (sparse): room for a hibernation image of the guest.
+const SWAP_BYTES: u64 = 512 << 20;
+
+/// A fresh swap area on a raw image, for the guest to hibernate to.
+pub fn make_swap(work: &Path) -> Result<PathBuf, String> {
+    let swap = work.join("swap.img");
+    let file = fs::File::create(&swap).map_err(|e| format!("{}: {e}", swap.display()))?;
+    file.set_len(SWAP_BYTES)
+        .map_err(|e| format!("{}: {e}", swap.display()))?;
+    drop(file);
+    let mkswap = if super::have_program("mkswap") {
+        "mkswap"
+    } else if Path::new("/sbin/mkswap").is_file() {
+        "/sbin/mkswap"
+    } else {
+        return Err(format!(
+            "{}: mkswap not found (install util-linux)",
+            super::UNAVAILABLE
+        ));
+    };
+    run_cmd(mkswap, &["-L", "qga-swap", &swap.to_string_lossy()], None)?;
+    Ok(swap)
+}
+
 pub struct Vm {
     child: Child,
+    /// How QEMU was started, to start it again ([`Vm::restart`]).
+    command: (PathBuf, Vec<std::ffi::OsString>, std::ffi::OsString),
+    log: PathBuf,
     exit: Option<ExitStatus>,
     /// The agent's virtio-serial port, as a unix socket QEMU listens on.
     pub agent_socket: PathBuf,
@@ -49,8 +76,15 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Starts QEMU; it does not wait for the guest.
-    pub fn boot(guest: &Guest, work: &Path, initrd: &Path, disk: &Path) -> Result<Vm, String> {
+    /// Starts QEMU; it does not wait for the guest. `disk` is the scratch disk
+    /// (`/dev/vda` in the guest), `swap` the swap disk (`/dev/vdb`).
+    pub fn boot(
+        guest: &Guest,
+        work: &Path,
+        initrd: &Path,
+        disk: &Path,
+        swap: &Path,
+    ) -> Result<Vm, String> {
         let agent_socket = work.join("qga.sock");
         let qmp_socket = work.join("qmp.sock");
         let console = work.join("console.log");
@@ -63,19 +97,25 @@ impl Vm {
         } else {
             Command::new(&guest.qemu)
         };
-        cmd.env("LD_LIBRARY_PATH", &guest.lib_path);
         for dir in &guest.firmware {
             cmd.arg("-L").arg(dir);
         }
-        // 512 MiB at boot, and a 256 MiB DIMM the guest finds through ACPI and
-        // adds as hot-plugged memory.
+        // 512 MiB at boot, and a 128 MiB DIMM (one memory block) the guest finds
+        // through ACPI and adds as hot-plugged memory. No bigger: hibernation counts
+        // the DIMM's free memory but cannot put its image there (movable zone), and
+        // with 256 MiB it ran short of memory for the image.
         cmd.args(["-accel", "tcg", "-smp", "2"])
-            .args(["-m", "512M,slots=1,maxmem=768M"])
-            .args(["-object", "memory-backend-ram,id=dimm0,size=256M"])
+            .args(["-m", "512M,slots=1,maxmem=640M"])
+            .args(["-object", "memory-backend-ram,id=dimm0,size=128M"])
             .args(["-device", "pc-dimm,id=dimm0,memdev=dimm0"])
             .args(["-display", "none", "-monitor", "none", "-no-user-config"])
-            .arg("-serial")
-            .arg(format!("file:{}", console.display()))
+            // Appended to, so that a restarted guest's console follows the first's.
+            .arg("-chardev")
+            .arg(format!(
+                "file,id=console,path={},append=on",
+                console.display()
+            ))
+            .args(["-serial", "chardev:console"])
             .arg("-kernel")
             .arg(&guest.kernel)
             .arg("-initrd")
@@ -105,25 +145,38 @@ impl Vm {
                 "file={},if=virtio,format=raw,discard=unmap",
                 disk.display()
             ))
+            .arg("-drive")
+            .arg(format!("file={},if=virtio,format=raw", swap.display()))
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", qmp_socket.display()));
-        let log_file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
+        let command = (
+            PathBuf::from(cmd.get_program()),
+            cmd.get_args().map(|a| a.to_os_string()).collect(),
+            guest.lib_path.clone(),
+        );
         let started = Instant::now();
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", guest.qemu.display()))?;
         Ok(Vm {
-            child,
+            child: spawn(&command, &log, false)?,
+            command,
+            log,
             exit: None,
             agent_socket,
             qmp_socket,
             console,
             started,
         })
+    }
+
+    /// Starts QEMU again, with the same command line and disks, once it has exited
+    /// (e.g. after the guest hibernated).
+    pub fn restart(&mut self) -> Result<(), String> {
+        if self.exited().is_none() {
+            return Err("QEMU still runs".into());
+        }
+        self.child = spawn(&self.command, &self.log, true)?;
+        self.exit = None;
+        self.started = Instant::now();
+        Ok(())
     }
 
     /// The exit status if QEMU has exited (a non-blocking wait: a zombie would still
@@ -181,6 +234,30 @@ impl Vm {
         }
         text
     }
+}
+
+/// Starts QEMU with its output into `log` (appended to with `append`).
+fn spawn(
+    (program, args, lib_path): &(PathBuf, Vec<std::ffi::OsString>, std::ffi::OsString),
+    log: &Path,
+    append: bool,
+) -> Result<Child, String> {
+    let log_file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let log_err = log_file.try_clone().map_err(|e| e.to_string())?;
+    Command::new(program)
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_path)
+        .stdin(Stdio::null())
+        .stdout(log_file)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", program.display()))
 }
 
 impl Drop for Vm {

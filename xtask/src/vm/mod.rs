@@ -9,7 +9,7 @@
 //! [`scenarios`]; the guest's `/init` and other files are templates in `tests/vm/`.
 //!
 //! Layout: [`fetch`] (packages → `target/vm-cache/{debs,root}`, kernel, modules),
-//! [`initramfs`] (the guest's root), [`machine`] (QEMU, scratch disk), [`agent`] (the
+//! [`initramfs`] (the guest's root), [`machine`] (QEMU, scratch and swap disks), [`agent`] (the
 //! JSON client for the agent and QMP), [`scenarios`] (what is exercised).
 //!
 //! An environment that cannot obtain QEMU (no `apt-get`, no package registry) yields an
@@ -39,7 +39,7 @@ const USAGE: &str =
   --compare       run the suspend scenarios against our agent and against Debian's
                   qemu-ga, each in its own guest (at the same time), and print the
                   results side by side; fails only if our agent's fail
-  --keep          keep the run's temporary folder (console log, initramfs, disk image)
+  --keep          keep the run's temporary folder (console log, initramfs, disk images)
   --require-all   a scenario the agent does not advertise in guest-info is a failure,
                   not a skip
 
@@ -165,11 +165,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     outcome
 }
 
-/// One guest around one agent: its folder, initramfs and disk.
+/// One guest around one agent: its folder, initramfs, scratch and swap disks.
 struct GuestRun {
     work: WorkDir,
     initrd: PathBuf,
     disk: PathBuf,
+    swap: PathBuf,
 }
 
 impl GuestRun {
@@ -177,7 +178,13 @@ impl GuestRun {
         let work = WorkDir::create(keep)?;
         let initrd = initramfs::build(guest, agent, work.path())?;
         let disk = machine::make_disk(work.path())?;
-        Ok(GuestRun { work, initrd, disk })
+        let swap = machine::make_swap(work.path())?;
+        Ok(GuestRun {
+            work,
+            initrd,
+            disk,
+            swap,
+        })
     }
 
     /// Boots the guest, runs the selected scenarios, stops QEMU. Also returns the end
@@ -187,7 +194,14 @@ impl GuestRun {
         guest: &fetch::Guest,
         selection: &scenarios::Selection,
     ) -> (Result<scenarios::Summary, String>, String) {
-        let mut vm = match machine::Vm::boot(guest, self.work.path(), &self.initrd, &self.disk) {
+        let booted = machine::Vm::boot(
+            guest,
+            self.work.path(),
+            &self.initrd,
+            &self.disk,
+            &self.swap,
+        );
+        let mut vm = match booted {
             Ok(vm) => vm,
             Err(e) => return (Err(e), String::new()),
         };
