@@ -9,7 +9,7 @@ use quote::{quote, ToTokens};
 use super::cond::CfgMap;
 use super::doc::Docs;
 use super::names;
-use super::text::{line, Text};
+use super::text::{cat, line, Text};
 use super::Options;
 use crate::model::{Arguments, Builtin, Cond, Entity, Feature, Schema, TypeRef};
 
@@ -314,15 +314,14 @@ impl<'a> Context<'a> {
                 Builtin::Bool => "bool".to_owned(),
                 Builtin::Null => "()".to_owned(),
                 Builtin::Any => "::serde_json::Value".to_owned(),
-                Builtin::QType => format!("{prefix}QType"),
+                Builtin::QType => cat!(prefix, "QType"),
             },
-            TypeRef::Named(name) => {
-                format!("{prefix}{}", names::ident_text(&names::type_name(name)))
-            }
-            TypeRef::Array(element) => format!(
-                "{}<{}>",
+            TypeRef::Named(name) => cat!(prefix, &names::ident_text(&names::type_name(name))),
+            TypeRef::Array(element) => cat!(
                 self.std_text(Std::Vec),
-                self.rust_type_text(element, prefix)
+                "<",
+                &self.rust_type_text(element, prefix),
+                ">"
             ),
         }
     }
@@ -330,7 +329,7 @@ impl<'a> Context<'a> {
     /// [`Context::maybe_boxed`] as text.
     pub fn maybe_boxed_text(&self, owner: &str, ty: &TypeRef, text: String) -> String {
         if self.boxed(owner, ty) {
-            format!("{}<{text}>", self.std_text(Std::Box))
+            cat!(self.std_text(Std::Box), "<", &text, ">")
         } else {
             text
         }

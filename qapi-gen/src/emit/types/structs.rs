@@ -7,7 +7,7 @@ use super::rename;
 use crate::emit::context::{Context, Std};
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
-use crate::emit::text::{line, Text};
+use crate::emit::text::{cat, line, Text};
 use crate::model::{Builtin, Member, Struct, TypeRef};
 
 /// Fields for members, and the `rename_all` their container needs.
@@ -179,7 +179,7 @@ pub fn fields_text(
         .map(|((m, ident), rename)| {
             let mut serde = Vec::new();
             if let Some(wire) = rename {
-                serde.push(format!("rename = {}", t.lit(&wire)));
+                serde.push(cat!("rename = ", &t.lit(&wire)));
             }
             let option = cx.std_text(Std::Option);
             if m.optional {
@@ -202,7 +202,7 @@ pub fn fields_text(
                 cx.maybe_boxed_text(owner, &m.ty, cx.rust_type_text(&m.ty, prefix))
             };
             let ty = if m.optional {
-                format!("{option}<{ty}>")
+                cat!(option, "<", &ty, ">")
             } else {
                 ty
             };
@@ -211,7 +211,7 @@ pub fn fields_text(
                 cfg: cx.cfg_text(m.cond.as_ref(), t),
                 deprecated: cx.deprecated_text(&m.features, t),
                 serde,
-                decl: format!("pub {ident}: {ty},"),
+                decl: cat!("pub ", ident, ": ", &ty, ","),
             }
         })
         .collect();
