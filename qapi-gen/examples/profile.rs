@@ -8,7 +8,9 @@
 //! stands for the bench's synthetic 25 000-line schema, written to a temp dir. With
 //! OUT, the outputs of the last run are written into that directory, to compare
 //! before and after a change. `THREADS=N` sets `Options::threads` (default: 1, so
-//! that instruction counts are those of one thread).
+//! that instruction counts are those of one thread). `REFERENCE=1` formats every
+//! Rust item with quote and prettyplease (`Options::reference_printer`), to compare
+//! with the direct printer.
 
 use std::path::PathBuf;
 
@@ -32,6 +34,7 @@ fn main() {
     };
     let options = qapi_gen::emit::Options {
         threads: std::env::var("THREADS").map_or(1, |n| n.parse().expect("a thread count")),
+        reference_printer: std::env::var_os("REFERENCE").is_some(),
         ..Default::default()
     };
     let mut outputs = Vec::new();

@@ -4,7 +4,10 @@
 //! emitter functions, one per kind of thing, and formats them with prettyplease: the
 //! file is described as pieces (an item or a few each), which are built and
 //! formatted a run at a time, on as many threads as [`Options::threads`] says
-//! (see `render`); the text is the same as for the whole file in one go. The manual
+//! (see `render`); the text is the same as for the whole file in one go. Each emitter
+//! also has a text form that writes what prettyplease would write for its tokens,
+//! and gives up where it cannot be sure (see `text`); a piece is written that way
+//! when it can be, which is most of the time and several times faster. The manual
 //! ([`manual()`]) is Markdown. Every output starts with a header naming the command
 //! that regenerates it.
 

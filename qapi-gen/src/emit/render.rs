@@ -9,6 +9,10 @@
 //! ending with a line break, so that the layout of an item depends only on its
 //! indentation. The golden tests hold the text to that.
 //!
+//! A piece may also know how to write itself as text (`Piece::or_text`, see
+//! `text.rs`): then it is written so, and only the pieces that give up, or every
+//! piece with `Options::reference_printer`, go through tokens, syn and prettyplease.
+//!
 //! Tokens are tied to their thread (`proc_macro2` types are not `Send`), so every
 //! thread builds the pieces it formats, with a [`Context`] of its own over the same
 //! [`Shared`] facts.
