@@ -85,11 +85,48 @@ impl Text {
         self.out.push('\n');
     }
 
-    /// A line unless `text` is empty (an absent attribute).
+    /// A line unless `text` is empty (an absent attribute). A `#[cfg(...)]` too
+    /// long for one line is broken as prettyplease breaks it.
     pub fn opt(&mut self, indent: usize, text: &str) {
-        if !text.is_empty() {
-            line!(self, indent, "{text}");
+        if text.is_empty() {
+            return;
         }
+        match text
+            .strip_prefix("#[cfg(")
+            .and_then(|t| t.strip_suffix(")]"))
+        {
+            Some(predicate) if indent + text.len() > MARGIN => {
+                line!(self, indent, "#[cfg(");
+                self.predicate(indent + 4, predicate, "");
+                line!(self, indent, ")]");
+            }
+            _ => line!(self, indent, "{text}"),
+        }
+    }
+
+    /// A `cfg` predicate followed by `tail` (a comma or nothing): on one line when it
+    /// fits, else `op(`, each operand a line further in, and `)`.
+    fn predicate(&mut self, indent: usize, predicate: &str, tail: &str) {
+        if indent + predicate.len() + tail.len() <= MARGIN {
+            line!(self, indent, "{predicate}{tail}");
+            return;
+        }
+        let Some((op, args)) = predicate
+            .split_once('(')
+            .filter(|(op, _)| matches!(*op, "all" | "any" | "not"))
+            .and_then(|(op, rest)| Some((op, rest.strip_suffix(')')?)))
+        else {
+            // A name too long for the line: a layout this printer does not know.
+            self.fail();
+            line!(self, indent, "{predicate}{tail}");
+            return;
+        };
+        line!(self, indent, "{op}(");
+        let args = split_operands(args);
+        for (i, arg) in args.iter().enumerate() {
+            self.predicate(indent + 4, arg, if i + 1 < args.len() { "," } else { "" });
+        }
+        line!(self, indent, "){tail}");
     }
 
     fn indent(&mut self, indent: usize) {
@@ -163,6 +200,26 @@ impl Text {
         }
         cat!("\"", s, "\"")
     }
+}
+
+/// The operands of a predicate list `a, b(c, d), e`: split at the commas outside
+/// parentheses (names are plain: no commas or parentheses inside quotes).
+fn split_operands(list: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (i, b) in list.bytes().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                out.push(list[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(list[start..].trim());
+    out
 }
 
 #[cfg(test)]

@@ -225,11 +225,9 @@ pub fn enum_text(cx: &Context<'_>, e: &Enum, indent: usize) -> Option<String> {
     if i + 4 + one_line.len() <= super::super::text::MARGIN {
         line!(t, i + 4, "{one_line}");
     } else {
-        if cfgs.iter().any(|c| !c.is_empty()) {
-            t.fail();
-        }
         line!(t, i + 4, "pub const ALL: &[Self] = &[");
-        for v in &variants {
+        for (v, cfg) in variants.iter().zip(&cfgs) {
+            t.opt(i + 8, cfg);
             line!(t, i + 8, "Self::{v},");
         }
         line!(t, i + 4, "];");
