@@ -5,8 +5,9 @@
 //! - `bench [--quick]`: our agent against qemu-ga, side by side; a table of figures,
 //!   also written to `target/bench/agent.md`.
 //! - `demo`: our agent on a temporary unix socket, and the `qga` command against it.
-//! - `vm [--agent PATH] [--keep] [--require-all]`: boots a Linux guest under QEMU with
-//!   the agent on a virtio-serial port and exercises the system-changing commands.
+//! - `vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]`: boots a Linux
+//!   guest under QEMU with the agent on a virtio-serial port and exercises the
+//!   system-changing commands (`--compare`: suspend with ours and qemu-ga side by side).
 
 mod bench;
 mod demo;
@@ -24,9 +25,10 @@ tasks:
   demo              run our agent on a temporary socket and talk to it with qga
   regen [--check]   rewrite the files generated from qga-schema.json
                     (--check: change nothing, fail if any is stale)
-  vm [--agent PATH] [--keep] [--require-all]
+  vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]
                     run the agent in a QEMU guest and exercise the commands
-                    that change a system (default agent: target/release/qga-agent)";
+                    that change a system (default agent: target/release/qga-agent;
+                    --compare: the suspend scenarios with ours and Debian's qemu-ga)";
 
 /// A task and its options.
 #[derive(Debug, PartialEq, Eq)]
