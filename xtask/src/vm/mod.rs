@@ -412,3 +412,52 @@ fn have_program(name: &str) -> bool {
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
         .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn options() {
+        let o = parse(&[]).unwrap();
+        assert!(matches!(o.agent, AgentChoice::Ours) && !o.compare && !o.keep);
+        let o = parse(&["--agent", "qemu-ga", "--keep"]).unwrap();
+        assert!(matches!(o.agent, AgentChoice::QemuGa) && o.keep);
+        let o = parse(&["--agent=/x/qemu-ga"]).unwrap();
+        assert!(matches!(o.agent, AgentChoice::Path(p) if p == Path::new("/x/qemu-ga")));
+        assert!(parse(&["--compare"]).unwrap().compare);
+        // --compare runs both agents itself.
+        assert!(parse(&["--compare", "--agent", "qemu-ga"]).is_err());
+        assert!(parse(&["--agent"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+    }
+
+    /// The VM test (tests/tests/vm.rs) looks for lines such as `ok   guest-ping`.
+    #[test]
+    fn result_lines() {
+        let line = |status, detail: &str| scenarios::Line {
+            status,
+            name: "guest-ping".into(),
+            detail: detail.into(),
+        };
+        assert_eq!(line("ok", "").to_string(), "ok   guest-ping");
+        assert_eq!(line("FAIL", "why").to_string(), "FAIL guest-ping: why");
+        assert_eq!(line("skip", "why").to_string(), "skip guest-ping: why");
+    }
+
+    #[test]
+    fn suspend_scenarios_are_compared() {
+        for name in [
+            "guest-suspend-disk",
+            "guest-suspend-hybrid",
+            "guest-suspend-ram",
+        ] {
+            assert!(scenarios::SCENARIOS.iter().any(|s| s.name == name));
+            assert!(COMPARED.iter().any(|p| name.starts_with(p)));
+        }
+    }
+}
