@@ -3,7 +3,8 @@
 //! - `regen [--check]`: rewrites the files generated from `qga-schema.json`, or with
 //!   `--check` fails naming those that are stale (CI runs it).
 //! - `bench [--quick]`: our agent against qemu-ga, side by side; a table of figures,
-//!   also written to `target/bench/agent.md`.
+//!   also written to `target/bench/agent.md`. `bench client [--quick]`: the client's
+//!   file copies and a 200-agent fan-out, written to `target/bench/client.md`.
 //! - `demo`: our agent on a temporary unix socket, and the `qga` command against it.
 //! - `vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]`: boots a Linux
 //!   guest under QEMU with the agent on a virtio-serial port and exercises the
@@ -22,6 +23,9 @@ const USAGE: &str = "usage: cargo xtask TASK
 tasks:
   bench [--quick]   build our agent in release and measure it against qemu-ga
                     (written to target/bench/agent.md; --quick: a shorter run)
+  bench client [--quick]
+                    measure qga-client: file copies and 200 agents at once
+                    (written to target/bench/client.md)
   demo              run our agent on a temporary socket and talk to it with qga
   regen [--check]   rewrite the files generated from qga-schema.json
                     (--check: change nothing, fail if any is stale)
@@ -37,6 +41,7 @@ enum Task {
     Vm { args: Vec<String> },
     Demo,
     Bench { quick: bool },
+    BenchClient { quick: bool },
 }
 
 fn parse(args: &[String]) -> Result<Task, String> {
@@ -52,7 +57,13 @@ fn parse(args: &[String]) -> Result<Task, String> {
         ("demo", []) => Ok(Task::Demo),
         ("bench", []) => Ok(Task::Bench { quick: false }),
         ("bench", [flag]) if flag == "--quick" => Ok(Task::Bench { quick: true }),
-        ("bench", _) => Err(format!("bench takes only --quick\n\n{USAGE}")),
+        ("bench", [what]) if what == "client" => Ok(Task::BenchClient { quick: false }),
+        ("bench", [what, flag]) if what == "client" && flag == "--quick" => {
+            Ok(Task::BenchClient { quick: true })
+        }
+        ("bench", _) => Err(format!(
+            "bench takes only --quick, or client [--quick]\n\n{USAGE}"
+        )),
         ("vm", rest) => Ok(Task::Vm {
             args: rest.to_vec(),
         }),
@@ -76,6 +87,7 @@ fn main() -> ExitCode {
         Ok(Task::Vm { args }) => vm::run(&args),
         Ok(Task::Demo) => demo::run(&root()),
         Ok(Task::Bench { quick }) => bench::run(&root(), quick),
+        Ok(Task::BenchClient { quick }) => bench::client::run(&root(), quick),
         Err(usage) => {
             eprintln!("{usage}");
             return ExitCode::from(2);
@@ -118,6 +130,10 @@ mod tests {
         assert_eq!(
             parse(&args("bench --quick")),
             Ok(Task::Bench { quick: true })
+        );
+        assert_eq!(
+            parse(&args("bench client --quick")),
+            Ok(Task::BenchClient { quick: true })
         );
         assert!(parse(&args("bench --slow"))
             .unwrap_err()

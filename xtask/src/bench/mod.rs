@@ -20,6 +20,7 @@
 //! then has only their rows.
 
 mod agent;
+pub mod client;
 mod measure;
 mod report;
 
