@@ -92,8 +92,54 @@ struct ReadArguments {
 #[derive(Deserialize)]
 struct ReadResult<'a> {
     #[serde(borrow, rename = "buf-b64")]
-    buf_b64: Cow<'a, str>,
+    buf_b64: Text<'a>,
     eof: bool,
+}
+
+/// The base64 text of a chunk, borrowed from the response unless the agent escaped
+/// some of it. Read as bytes: serde_json then neither checks it for UTF-8 nor looks for
+/// control characters, which over tens of MiB of text is most of the JSON work (base64
+/// has neither, and anything else fails to decode).
+struct Text<'a>(Cow<'a, [u8]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<'a>(std::marker::PhantomData<Text<'a>>);
+
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visitor<'a> {
+            type Value = Text<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("base64 text")
+            }
+
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.to_vec())))
+            }
+
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Borrowed(v.as_bytes())))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.as_bytes().to_vec())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Text<'a>, E> {
+                Ok(Text(Cow::Owned(v.into_bytes())))
+            }
+        }
+
+        deserializer.deserialize_bytes(Visitor(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -207,7 +253,7 @@ const SEEK_END: SeekArguments = SeekArguments {
 /// returns whether it was the last.
 fn decode_chunk(bytes: &[u8], decoded: &mut Vec<u8>) -> Result<bool, Error> {
     let result: ReadResult<'_> = decode_reply(READ, bytes)?;
-    let text = result.buf_b64.as_bytes();
+    let text: &[u8] = &result.buf_b64.0;
     // Agents pad; accept unpadded text too, as QEMU's agent does.
     let engine = if text.len() % 4 == 0 {
         STANDARD
@@ -526,4 +572,25 @@ async fn read_full_async<R: AsyncRead + Unpin + ?Sized>(
         }
     }
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_chunk;
+
+    #[test]
+    fn chunks_decode_borrowed_escaped_and_unpadded() {
+        let mut decoded = Vec::new();
+        let reply = br#"{"return": {"count": 3, "buf-b64": "Zm9v", "eof": false}, "id": 1}"#;
+        assert!(!decode_chunk(reply, &mut decoded).unwrap());
+        assert_eq!(decoded, b"foo");
+        // An escaped slash, and no padding.
+        let reply = br#"{"return": {"eof": true, "count": 2, "buf-b64": "\/+8"}}"#;
+        assert!(decode_chunk(reply, &mut decoded).unwrap());
+        assert_eq!(decoded, [0xFF, 0xEF]);
+        let reply = br#"{"return": {"count": 1, "buf-b64": [1], "eof": true}}"#;
+        assert!(decode_chunk(reply, &mut decoded).is_err());
+        let reply = br#"{"return": {"count": 1, "buf-b64": "Z!==", "eof": true}}"#;
+        assert!(decode_chunk(reply, &mut decoded).is_err());
+    }
 }
