@@ -46,6 +46,7 @@ fixtures! {
     command_success_response: "good/command-success-response.types.rs",
     deprecated_if: "good/deprecated-if.types.rs",
     deprecated: "good/deprecated.types.rs",
+    doc_control_chars: "good/doc-control-chars.types.rs",
     doc_free_form: "good/doc-free-form.types.rs",
     doc_markup: "good/doc-markup.types.rs",
     doc_sections: "good/doc-sections.types.rs",

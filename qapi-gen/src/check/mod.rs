@@ -20,6 +20,11 @@ pub fn load_str(path: &Path, src: &str) -> Result<Schema, Error> {
     check(parse::parse_str(path, src)?)
 }
 
+/// The same for the bytes of a schema file, UTF-8 or not.
+pub fn load_bytes(path: &Path, src: &[u8]) -> Result<Schema, Error> {
+    check(parse::parse_bytes(path, src)?)
+}
+
 fn check(parsed: Parsed) -> Result<Schema, Error> {
     let pragma = &parsed.pragma;
     let defs = parsed

@@ -112,7 +112,27 @@ pub fn rustdoc(doc: Option<&Doc>, notes: &[String]) -> String {
     if let Some(since) = doc.and_then(|d| d.section("Since")) {
         parts.push(format!("Since: {since}"));
     }
-    parts.join("\n\n")
+    comment_safe(parts.join("\n\n"))
+}
+
+/// `text` with each control character but tab and newline replaced by U+FFFD: a
+/// schema's comments may hold any character, a Rust doc comment may not (a bare
+/// carriage return ends the build).
+fn comment_safe(text: String) -> String {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
+        text.chars()
+            .map(|c| match c {
+                '\t' | '\n' => c,
+                c if c.is_control() => char::REPLACEMENT_CHARACTER,
+                c => c,
+            })
+            .collect()
+    } else {
+        text
+    }
 }
 
 /// Facts about a command that its doc block does not state.
@@ -132,7 +152,7 @@ pub fn command_notes(c: &Command) -> Vec<String> {
 
 /// The rustdoc of a member, an enum value or a branch: its text from the doc block.
 pub fn member_rustdoc(text: Option<&str>) -> String {
-    text.map(markdown).unwrap_or_default()
+    text.map(|t| comment_safe(markdown(t))).unwrap_or_default()
 }
 
 /// A tagged section as Markdown: `Tag: text`; examples are literal text.

@@ -118,8 +118,14 @@ pub fn parse_file(path: &Path) -> Result<Parsed, Error> {
 
 /// Parses schema text as if read from `path` (includes are resolved against it).
 pub fn parse_str(path: &Path, src: &str) -> Result<Parsed, Error> {
+    parse_bytes(path, src.as_bytes())
+}
+
+/// Parses the bytes of a schema file, which need not be UTF-8, as if read from
+/// `path`.
+pub fn parse_bytes(path: &Path, src: &[u8]) -> Result<Parsed, Error> {
     let mut walk = Walk::new(path, ahead::Ahead::default());
-    walk.source(path, src.as_bytes(), None)?;
+    walk.source(path, src, None)?;
     Ok(walk.state)
 }
 
