@@ -76,6 +76,13 @@ fn ok(response: Value) -> Value {
         .clone()
 }
 
+/// Asserts that `response` is the error `class` with `desc`.
+#[track_caller]
+fn assert_error(response: &Value, class: &str, desc: &str) {
+    let (c, d) = error_of(response);
+    assert_eq!((c.as_str(), d.as_str()), (class, desc), "{response}");
+}
+
 /// The error's class and description.
 fn error_of(response: &Value) -> (String, String) {
     let e = response
@@ -222,12 +229,10 @@ fn get_load() {
     let a = agent(&[], &[]);
     let mut c = a.connect();
     let response = call(&mut c, json!({"execute": "guest-get-load"}));
-    assert_eq!(
-        error_of(&response),
-        (
-            "CommandNotFound".to_owned(),
-            "The command guest-get-load has not been found".to_owned()
-        )
+    assert_error(
+        &response,
+        "CommandNotFound",
+        "The command guest-get-load has not been found",
     );
     finish(a);
 }
@@ -424,12 +429,10 @@ fn invalid_oob() {
     let mut c = a.connect();
     // QEMU checks the class only; the text is 7.2's (PROTOCOL.md, Errors).
     let response = call(&mut c, json!({"exec-oob": "guest-ping"}));
-    assert_eq!(
-        error_of(&response),
-        (
-            "GenericError".to_owned(),
-            "QMP input member 'exec-oob' is unexpected".to_owned()
-        )
+    assert_error(
+        &response,
+        "GenericError",
+        "QMP input member 'exec-oob' is unexpected",
     );
     finish(a);
 }
@@ -453,13 +456,7 @@ fn invalid_args() {
         &mut c,
         json!({"execute": "guest-ping", "arguments": {"foo": 42}}),
     );
-    assert_eq!(
-        error_of(&response),
-        (
-            "GenericError".to_owned(),
-            "Parameter 'foo' is unexpected".to_owned()
-        )
-    );
+    assert_error(&response, "GenericError", "Parameter 'foo' is unexpected");
     finish(a);
 }
 
@@ -659,12 +656,10 @@ fn guest_exec_separated() {
                "arguments": {"path": "bash", "arg": ["-c", ALTERNATING],
                              "capture-output": "separated"}}),
     );
-    assert_eq!(
-        error_of(&response),
-        (
-            "GenericError".to_owned(),
-            "Invalid parameter type for 'capture-output', expected: boolean".to_owned()
-        )
+    assert_error(
+        &response,
+        "GenericError",
+        "Invalid parameter type for 'capture-output', expected: boolean",
     );
     let pid = exec(
         &mut c,
@@ -690,12 +685,10 @@ fn guest_exec_merged() {
                "arguments": {"path": "echo", "arg": ["execution never reaches here"],
                              "capture-output": "merged"}}),
     );
-    assert_eq!(
-        error_of(&response),
-        (
-            "GenericError".to_owned(),
-            "Invalid parameter type for 'capture-output', expected: boolean".to_owned()
-        )
+    assert_error(
+        &response,
+        "GenericError",
+        "Invalid parameter type for 'capture-output', expected: boolean",
     );
     finish(a);
 }
@@ -720,13 +713,7 @@ fn guest_exec_invalid() {
         &mut c,
         json!({"execute": "guest-exec-status", "arguments": {"pid": 0}}),
     );
-    assert_eq!(
-        error_of(&response),
-        (
-            "GenericError".to_owned(),
-            "Invalid parameter 'pid'".to_owned()
-        )
-    );
+    assert_error(&response, "GenericError", "Invalid parameter 'pid'");
     finish(a);
 }
 
