@@ -329,9 +329,10 @@ fn inline(line: &str) -> String {
     let mut chars = line.char_indices().peekable();
     let mut prev: Option<char> = None;
     while let Some((at, c)) = chars.next() {
-        let starts_name = line[at + 1..].starts_with(|n: char| n.is_ascii_alphabetic() || n == '_');
+        let rest = &line[at + c.len_utf8()..];
+        let starts_name = rest.starts_with(|n: char| n.is_ascii_alphabetic() || n == '_');
         if c == '@' && starts_name && !prev.is_some_and(|p| p.is_alphanumeric() || p == '`') {
-            let name: String = line[at + 1..]
+            let name: String = rest
                 .chars()
                 .take_while(|n| n.is_ascii_alphanumeric() || *n == '-' || *n == '_')
                 .collect();
@@ -364,6 +365,9 @@ mod tests {
         assert_eq!(markdown("mail user@example.org"), "mail user@example.org");
         assert_eq!(markdown("see @guest-file-open-"), "see `guest-file-open`-");
         assert_eq!(markdown("``on`` or ``off``"), "`on` or `off`");
+        // Characters of several bytes, before and after a reference.
+        assert_eq!(markdown("ӑ@x é ӑ"), "ӑ@x é ӑ");
+        assert_eq!(markdown("— @x —"), "— `x` —");
         for plain in [
             "a plain line",
             "ends in a colon:",
