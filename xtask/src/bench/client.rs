@@ -175,29 +175,6 @@ fn markdown_table(rows: &[Row]) -> String {
     out
 }
 
-/// Runs the benchmark from a release build of xtask, whose client then does its work
-/// at full speed.
-fn rerun_in_release(root: &Path, quick: bool) -> Result<(), String> {
-    phase("building xtask (release)");
-    build(root, &["xtask"])?;
-    let xtask = target_dir(root).join("release").join("xtask");
-    let mut command = Command::new(&xtask);
-    command.current_dir(root).args(["bench", "client"]);
-    if quick {
-        command.arg("--quick");
-    }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {}: {e}", xtask.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "the release build of the benchmark failed ({status})"
-        ))
-    }
-}
-
 fn utf8(path: &Path) -> Result<&str, String> {
     path.to_str()
         .ok_or_else(|| format!("{} is not UTF-8", path.display()))
@@ -520,7 +497,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         ));
     }
     if cfg!(debug_assertions) {
-        return rerun_in_release(root, quick);
+        return super::rerun_in_release(root, &["xtask"], &["bench", "client"], quick);
     }
     let began = Instant::now();
     let plan = Plan::new(quick);

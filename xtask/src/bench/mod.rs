@@ -151,12 +151,17 @@ fn build(root: &Path, packages: &[&str]) -> Result<(), String> {
 
 /// Runs the benchmark from a release build of xtask: in a debug build the client's
 /// JSON and base64 work, not the agents, would set the file transfer figures.
-fn rerun_in_release(root: &Path, quick: bool) -> Result<(), String> {
-    phase("building xtask and qga-agent (release)");
-    build(root, &["xtask", "qga-agent"])?;
+pub(super) fn rerun_in_release(
+    root: &Path,
+    packages: &[&str],
+    args: &[&str],
+    quick: bool,
+) -> Result<(), String> {
+    phase(&format!("building {} (release)", packages.join(" and ")));
+    build(root, packages)?;
     let xtask = target_dir(root).join("release").join("xtask");
     let mut command = Command::new(&xtask);
-    command.current_dir(root).arg("bench");
+    command.current_dir(root).args(args);
     if quick {
         command.arg("--quick");
     }
@@ -236,7 +241,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         ));
     }
     if cfg!(debug_assertions) {
-        return rerun_in_release(root, quick);
+        return rerun_in_release(root, &["xtask", "qga-agent"], &["bench"], quick);
     }
     let selection = Selection::from_env()?;
     let began = Instant::now();
