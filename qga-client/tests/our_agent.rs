@@ -11,7 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use qga_client::{Address, AsyncClient, Client, CopyOptions, ExecRequest, Options};
-use qga_types::commands::{GuestFileOpen, GuestFileOpenArguments, GuestGetHostName, GuestInfo};
+use qga_types::commands::{
+    GuestFileOpen, GuestFileOpenArguments, GuestGetHostName, GuestInfo, GuestPing, GuestSync,
+    GuestSyncArguments,
+};
 use qga_types::Empty;
 
 const BLOCKED: &str =
@@ -139,6 +142,33 @@ fn typed_calls_and_the_blocking_helpers() {
         data.len() as u64
     );
     assert_eq!(out, data);
+
+    // Pipelined reads: sizes at chunk boundaries (one request is still in flight
+    // at the end of file, and its answer is dropped), and an error on the first
+    // read, after which the client resynchronises and goes on.
+    for len in [0, 1, 65535, 65536, 65537, 2 * 65536] {
+        let file = agent.dir.path().join(format!("len-{len}.bin"));
+        std::fs::write(&file, &data[..len]).unwrap();
+        let mut out = Vec::new();
+        let options = CopyOptions {
+            chunk_size: 65536,
+            progress: None,
+        };
+        let copied = client.read_file_with(utf8(&file), &mut out, options);
+        assert_eq!(copied.unwrap(), len as u64);
+        assert!(out == data[..len], "{len} bytes");
+    }
+    let e = client
+        .read_file(utf8(agent.dir.path()), &mut Vec::new())
+        .unwrap_err();
+    assert!(e.to_string().contains("Is a directory"), "{e}");
+    client.call::<GuestPing>(&Empty {}).unwrap();
+    assert_eq!(
+        client
+            .call::<GuestSync>(&GuestSyncArguments { id: 7 })
+            .unwrap(),
+        7
+    );
 
     let target = agent.dir.path().join("target.bin");
     let options = CopyOptions {
