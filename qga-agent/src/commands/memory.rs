@@ -131,24 +131,27 @@ pub fn get_memory_blocks_in(memory_dir: &Path) -> Result<Vec<GuestMemoryBlock>, 
     Ok(blocks)
 }
 
+/// What C's strto* functions skip before the digits: white space (`isspace`), then
+/// an optional sign. Returns whether the sign was `-`, and where the digits start.
+fn sign_prefix(s: &[u8]) -> (bool, usize) {
+    let mut i = 0;
+    while s
+        .get(i)
+        .is_some_and(|&c| c.is_ascii_whitespace() || c == b'\x0b')
+    {
+        i += 1;
+    }
+    match s.get(i) {
+        Some(b'-') => (true, i + 1),
+        Some(b'+') => (false, i + 1),
+        _ => (false, i),
+    }
+}
+
 /// C's `strtoul(s, NULL, 10)`: optional white space and sign, then the digits;
 /// 0 when there are none.
 fn scan_u64(s: &[u8]) -> u64 {
-    let mut i = 0;
-    while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b'\x0b') {
-        i += 1;
-    }
-    let negative = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (negative, mut i) = sign_prefix(s);
     let mut value: u64 = 0;
     let mut overflow = false;
     while let Some(d) = s.get(i).filter(|c| c.is_ascii_digit()) {
@@ -286,21 +289,7 @@ pub fn get_memory_block_info_in(memory_dir: &Path) -> Result<GuestMemoryBlockInf
 /// C's `strtol(s, NULL, 16)`: optional white space, sign and `0x`, then hex
 /// digits; 0 when there are none; saturating.
 fn scan_hex_i64(s: &[u8]) -> i64 {
-    let mut i = 0;
-    while i < s.len() && (s[i].is_ascii_whitespace() || s[i] == b'\x0b') {
-        i += 1;
-    }
-    let negative = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
+    let (negative, mut i) = sign_prefix(s);
     if s.get(i) == Some(&b'0')
         && matches!(s.get(i + 1), Some(b'x' | b'X'))
         && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
@@ -314,4 +303,29 @@ fn scan_hex_i64(s: &[u8]) -> i64 {
     }
     let value = if negative { -value } else { value };
     value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{scan_hex_i64, scan_u64};
+
+    #[test]
+    fn strtoul_base_10() {
+        assert_eq!(scan_u64(b"123"), 123);
+        assert_eq!(scan_u64(b" \t\x0b\x0c\r\n+42x"), 42);
+        assert_eq!(scan_u64(b"-1"), u64::MAX);
+        assert_eq!(scan_u64(b""), 0);
+        assert_eq!(scan_u64(b"x1"), 0);
+        assert_eq!(scan_u64(b"99999999999999999999999"), u64::MAX);
+    }
+
+    #[test]
+    fn strtol_base_16() {
+        assert_eq!(scan_hex_i64(b"8000000\n"), 0x800_0000);
+        assert_eq!(scan_hex_i64(b" 0X1f"), 0x1f);
+        assert_eq!(scan_hex_i64(b"-0x10"), -16);
+        assert_eq!(scan_hex_i64(b"0x"), 0, "no hex digit after 0x: just the 0");
+        assert_eq!(scan_hex_i64(b"fffffffffffffffffff"), i64::MAX);
+        assert_eq!(scan_hex_i64(b"-fffffffffffffffffff"), i64::MIN);
+    }
 }
