@@ -29,6 +29,7 @@ use qga_types::{
 
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
+use crate::commands::memory::{is_space, sign_prefix};
 
 /// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
 /// system; tests point the fields at fixtures.
@@ -144,10 +145,6 @@ struct MountinfoFields {
     source: Vec<u8>,
 }
 
-fn is_c_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
 /// A cursor over one line, with the few `scanf()` conversions the parsers need.
 struct Scanner<'a> {
     s: &'a [u8],
@@ -160,7 +157,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn skip_space(&mut self) {
-        while self.pos < self.s.len() && is_c_space(self.s[self.pos]) {
+        while self.pos < self.s.len() && is_space(self.s[self.pos]) {
             self.pos += 1;
         }
     }
@@ -200,7 +197,7 @@ impl<'a> Scanner<'a> {
     fn word(&mut self) -> Option<(usize, usize)> {
         self.skip_space();
         let start = self.pos;
-        while self.pos < self.s.len() && !is_c_space(self.s[self.pos]) {
+        while self.pos < self.s.len() && !is_space(self.s[self.pos]) {
             self.pos += 1;
         }
         (self.pos > start).then_some((start, self.pos))
@@ -685,22 +682,11 @@ fn build_hosts(dir: &str, ata: bool) -> Result<Vec<u32>, CommandError> {
     Ok(hosts)
 }
 
-/// `%d` into an unsigned: optional white space and sign, then digits.
+/// `%d` into an unsigned: optional white space and sign, then digits (at least
+/// one); wrapping.
 fn scan_c_int(s: &[u8]) -> Option<u32> {
-    let mut sc = Scanner::new(s);
-    sc.skip_space();
-    let negative = match sc.s.get(sc.pos) {
-        Some(b'-') => {
-            sc.pos += 1;
-            true
-        }
-        Some(b'+') => {
-            sc.pos += 1;
-            false
-        }
-        _ => false,
-    };
-    let n = sc.digits(10)?;
+    let (negative, pos) = sign_prefix(s);
+    let n = Scanner { s, pos }.digits(10)?;
     Some(if negative { n.wrapping_neg() } else { n })
 }
 
@@ -760,4 +746,22 @@ fn ccw_disk(syspath: &str, disk: &mut GuestDiskAddress) -> bool {
         nonpci_virtio_disk(syspath, disk);
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scan_c_int;
+
+    #[test]
+    fn percent_d_into_unsigned() {
+        assert_eq!(scan_c_int(b"3"), Some(3));
+        assert_eq!(scan_c_int(b"12x"), Some(12));
+        assert_eq!(scan_c_int(b" \t\x0b\x0c\r\n+7"), Some(7));
+        assert_eq!(scan_c_int(b"-1"), Some(u32::MAX));
+        assert_eq!(scan_c_int(b"4294967297"), Some(1), "wraps");
+        assert_eq!(scan_c_int(b""), None);
+        assert_eq!(scan_c_int(b"-"), None, "a sign without digits");
+        assert_eq!(scan_c_int(b"- 1"), None, "no space after the sign");
+        assert_eq!(scan_c_int(b"x1"), None);
+    }
 }

@@ -12,6 +12,9 @@
 
 use std::fmt;
 
+// GLib's `g_ascii_isspace`, the same set as C's `isspace`.
+use crate::commands::memory::is_space;
+
 /// A parsed key file: the entries of every group, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyFile {
@@ -83,11 +86,6 @@ impl fmt::Display for ValueError {
 }
 
 impl std::error::Error for ValueError {}
-
-/// GLib's `g_ascii_isspace`.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c')
-}
 
 fn trim_start(mut s: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = s {
