@@ -22,24 +22,10 @@ impl Drop for Cleanup {
     }
 }
 
-fn cargo_build(root: &Path) -> Result<PathBuf, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args(["build", "--quiet", "-p", "qga-agent", "-p", "qga-client"])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err("building the agent and the client failed".into());
-    }
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    Ok(target.join("debug"))
-}
-
 /// Runs the demo.
 pub fn run(root: &Path) -> Result<(), String> {
-    let bin = cargo_build(root)?;
+    crate::build::cargo_build(root, &["-p", "qga-agent", "-p", "qga-client"], None)?;
+    let bin = crate::build::target_dir(root).join("debug");
     let dir = std::env::temp_dir().join(format!("qga-demo-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("state")).map_err(|e| e.to_string())?;
     let mut cleanup = Cleanup {

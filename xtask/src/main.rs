@@ -6,11 +6,13 @@
 //!   also written to `target/bench/agent.md`. `bench client [--quick]`: the client's
 //!   file copies and a 200-agent fan-out, written to `target/bench/client.md`.
 //! - `demo`: our agent on a temporary unix socket, and the `qga` command against it.
+//! - `dist`: builds the agent as it ships to guests (static, LTO) and prints its path.
 //! - `vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]`: boots a Linux
 //!   guest under QEMU with the agent on a virtio-serial port and exercises the
 //!   system-changing commands (`--compare`: suspend with ours and qemu-ga side by side).
 
 mod bench;
+mod build;
 mod demo;
 mod regen;
 mod vm;
@@ -27,11 +29,13 @@ tasks:
                     measure qga-client: file copies and 200 agents at once
                     (written to target/bench/client.md)
   demo              run our agent on a temporary socket and talk to it with qga
+  dist              build qga-agent for guests (statically linked, LTO) and
+                    print its path
   regen [--check]   rewrite the files generated from qga-schema.json
                     (--check: change nothing, fail if any is stale)
   vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]
                     run the agent in a QEMU guest and exercise the commands
-                    that change a system (default agent: target/release/qga-agent;
+                    that change a system (default agent: ours, as dist builds it;
                     --compare: the suspend scenarios with ours and Debian's qemu-ga)";
 
 /// A task and its options.
@@ -40,6 +44,7 @@ enum Task {
     Regen { mode: regen::Mode },
     Vm { args: Vec<String> },
     Demo,
+    Dist,
     Bench { quick: bool },
     BenchClient { quick: bool },
 }
@@ -55,6 +60,7 @@ fn parse(args: &[String]) -> Result<Task, String> {
         }),
         ("regen", _) => Err(format!("regen takes only --check\n\n{USAGE}")),
         ("demo", []) => Ok(Task::Demo),
+        ("dist", []) => Ok(Task::Dist),
         ("bench", []) => Ok(Task::Bench { quick: false }),
         ("bench", [flag]) if flag == "--quick" => Ok(Task::Bench { quick: true }),
         ("bench", [what]) if what == "client" => Ok(Task::BenchClient { quick: false }),
@@ -84,8 +90,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match parse(&args) {
         Ok(Task::Regen { mode }) => regen::run(&root(), mode),
-        Ok(Task::Vm { args }) => vm::run(&args),
+        Ok(Task::Vm { args }) => vm::run(&root(), &args),
         Ok(Task::Demo) => demo::run(&root()),
+        Ok(Task::Dist) => build::guest_agent(&root()).map(|agent| println!("{}", agent.display())),
         Ok(Task::Bench { quick }) => bench::run(&root(), quick),
         Ok(Task::BenchClient { quick }) => bench::client::run(&root(), quick),
         Err(usage) => {
@@ -138,6 +145,7 @@ mod tests {
         assert!(parse(&args("bench --slow"))
             .unwrap_err()
             .starts_with("bench takes only --quick"));
+        assert_eq!(parse(&args("dist")), Ok(Task::Dist));
         assert!(parse(&args("frobnicate"))
             .unwrap_err()
             .starts_with("unknown task 'frobnicate'"));

@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use base64::Engine as _;
 use qga_client::{Client, Error, ExecRequest, Transport};
 use serde_json::{json, Value};
 
@@ -210,7 +209,7 @@ fn exec<T: Transport>(
     request.input = ctx.exec_input.map(<[u8]>::to_vec);
     let output = client.exec(&request)?;
     if ctx.json {
-        let b64 = |data: &[u8]| base64::engine::general_purpose::STANDARD.encode(data);
+        let b64 = qga_types::base64::encode;
         let reply = json!({
             "exited": true,
             "exitcode": output.exit_code,

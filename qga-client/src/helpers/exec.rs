@@ -10,7 +10,6 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -140,10 +139,7 @@ impl<'a> ExecArguments<'a> {
             path: &request.path,
             arg: &request.args,
             env: &request.env,
-            input_data: request
-                .input
-                .as_deref()
-                .map(|input| base64::engine::general_purpose::STANDARD.encode(input)),
+            input_data: request.input.as_deref().map(qga_types::base64::encode),
             capture_output: request.capture_output,
         }
     }

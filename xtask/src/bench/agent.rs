@@ -124,6 +124,11 @@ impl Agent {
         Ok(stream)
     }
 
+    /// The unix socket the agent listens on.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
     /// The agent's private directory (files written by the benchmark go there).
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -1,5 +1,5 @@
 //! `cargo xtask bench client [--quick]`: the host side, `qga-client`, at the figures
-//! issue 6 holds it to, against our agent (release build), with QEMU's agent (Debian's
+//! issue 6 holds it to, against our agent (as `cargo xtask dist` builds it), with QEMU's agent (Debian's
 //! qemu-ga 7.2) measured the same way for scale.
 //!
 //! - Whole-file copies through the helpers: a 256 MiB guest file into a host file
@@ -28,8 +28,8 @@ use qga_client::{Address, Client, CopyOptions, Options};
 use serde_json::Value;
 
 use super::agent::{Agent, Flavor};
-use super::measure::median;
-use super::{build, noise, phase, target_dir, version, MIB, QEMU_GA};
+use super::measure::{interleave, median};
+use super::{noise, phase, target_dir, version, MIB, QEMU_GA};
 
 /// How many agents the fan-out talks to.
 const AGENTS: usize = 200;
@@ -184,16 +184,9 @@ fn utf8(path: &Path) -> Result<&str, String> {
 /// the median of each agent's figures.
 fn interleaved(
     rounds: usize,
-    mut f: impl FnMut(usize) -> Result<f64, String>,
+    f: impl FnMut(usize) -> Result<f64, String>,
 ) -> Result<[f64; 2], String> {
-    let mut figures = [Vec::new(), Vec::new()];
-    for round in 0..rounds {
-        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
-        for i in order {
-            figures[i].push(f(i)?);
-        }
-    }
-    Ok(figures.map(|mut values| median(&mut values)))
+    Ok(interleave(rounds, f)?.map(|mut values| median(&mut values)))
 }
 
 /// Copies of the guest file `source` (`size` bytes) into a host file with `chunk`-byte
@@ -275,32 +268,10 @@ fn write_to_guest(
     Ok(figures)
 }
 
-/// Standard base64 with padding; the stand-in agent's chunk is encoded once.
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for group in data.chunks(3) {
-        let bytes = [
-            group[0],
-            *group.get(1).unwrap_or(&0),
-            *group.get(2).unwrap_or(&0),
-        ];
-        let bits = u32::from(bytes[0]) << 16 | u32::from(bytes[1]) << 8 | u32::from(bytes[2]);
-        for i in 0..4 {
-            if i <= group.len() {
-                out.push(char::from(ALPHABET[(bits >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// A stand-in agent on `stream`: answers syncs, and serves every opened file as
 /// `size` bytes in `chunk`-byte reads of one chunk encoded in advance.
 fn stand_in_agent(mut stream: UnixStream, size: u64, chunk: usize) -> Result<(), String> {
-    let encoded = base64(&noise(chunk));
+    let encoded = qga_types::base64::encode(&noise(chunk));
     let full = format!(
         "{{\"return\": {{\"count\": {chunk}, \"buf-b64\": \"{encoded}\", \"eof\": false}}}}\n"
     );
@@ -411,18 +382,15 @@ impl Fleet {
             agent
                 .first_ping()
                 .map_err(|e| format!("{} #{i}: {e}", flavor.name))?;
-            let socket = agent.dir().join("qga.sock");
-            std::os::unix::fs::symlink(&socket, links.path().join(format!("vm{i:03}.sock")))
+            let socket = agent.socket();
+            std::os::unix::fs::symlink(socket, links.path().join(format!("vm{i:03}.sock")))
                 .map_err(|e| format!("cannot link to {}: {e}", socket.display()))?;
         }
         Ok(Fleet { agents, links })
     }
 
     fn sockets(&self) -> Vec<PathBuf> {
-        self.agents
-            .iter()
-            .map(|a| a.dir().join("qga.sock"))
-            .collect()
+        self.agents.iter().map(|a| a.socket().to_owned()).collect()
     }
 
     fn pattern(&self) -> PathBuf {
@@ -499,18 +467,17 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         ));
     }
     if cfg!(debug_assertions) {
-        return super::rerun_in_release(root, &["xtask"], &["bench", "client"], quick);
+        return super::rerun_in_release(root, &["bench", "client"], quick);
     }
     let began = Instant::now();
     let plan = Plan::new(quick);
-    phase("building qga-agent and qga (release)");
-    build(root, &["qga-agent", "qga-client"])?;
-    let release = target_dir(root).join("release");
-    let qga = release.join("qga");
+    phase("building qga (release) and qga-agent (dist: static, LTO)");
+    crate::build::cargo_build(root, &["--release", "-p", "qga-client"], None)?;
+    let qga = target_dir(root).join("release").join("qga");
     let flavors = [
         Flavor {
             name: "qga-agent",
-            binary: release.join("qga-agent"),
+            binary: crate::build::guest_agent(root)?,
         },
         Flavor {
             name: "qemu-ga",
@@ -625,7 +592,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     let missed = rows.iter().filter(|r| r.met() == Some(false)).count();
     let notes = [
         format!(
-            "Run: `cargo xtask bench client{}`, {:.0} s, {} CPUs; ours {} (release), {}.",
+            "Run: `cargo xtask bench client{}`, {:.0} s, {} CPUs; ours {} (dist build: static, LTO), {}.",
             if plan.quick { " --quick" } else { "" },
             began.elapsed().as_secs_f64(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -702,15 +669,5 @@ mod tests {
             .nth(2)
             .unwrap()
             .starts_with("x "));
-    }
-
-    #[test]
-    fn base64_as_the_standard_has_it() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(&[0xFF, 0xEF]), "/+8=");
     }
 }

@@ -14,7 +14,7 @@ use super::agent::{Agent, Flavor};
 pub type Both<T> = [T; 2];
 
 /// Runs `rounds` rounds of `f(agent index)`, alternating which agent goes first.
-fn interleave<T>(
+pub(super) fn interleave<T>(
     rounds: usize,
     mut f: impl FnMut(usize) -> Result<T, String>,
 ) -> Result<Both<Vec<T>>, String> {

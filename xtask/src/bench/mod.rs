@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--quick]`: our agent against QEMU's (Debian's qemu-ga 7.2),
 //! side by side.
 //!
-//! Our agent is built in release. Each agent serves a unix socket in its own temp dir
+//! Our agent is built as it ships (`cargo xtask dist`: static, LTO). Each agent serves a unix socket in its own temp dir
 //! (removed afterwards; the agents are killed by pid) and is driven by the same
 //! client, `qga-client`; the measurements alternate between the two agents round by
 //! round. Only harmless requests are sent: `guest-ping`, file reads and writes inside
@@ -26,6 +26,8 @@ mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::build::target_dir;
 use std::time::Instant;
 
 use agent::{Agent, Flavor};
@@ -130,35 +132,12 @@ impl Plan {
     }
 }
 
-/// Builds `packages` in release.
-fn build(root: &Path, packages: &[&str]) -> Result<(), String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .current_dir(root)
-        .args(["build", "--quiet", "--release"]);
-    for package in packages {
-        command.args(["-p", package]);
-    }
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("building {} failed", packages.join(" and ")));
-    }
-    Ok(())
-}
-
-/// Runs the benchmark from a release build of xtask: in a debug build the client's
-/// JSON and base64 work, not the agents, would set the file transfer figures.
-pub(super) fn rerun_in_release(
-    root: &Path,
-    packages: &[&str],
-    args: &[&str],
-    quick: bool,
-) -> Result<(), String> {
-    phase(&format!("building {} (release)", packages.join(" and ")));
-    build(root, packages)?;
+/// Runs the benchmark (`cargo xtask ARGS`) from a release build of xtask: in a debug
+/// build the client's JSON and base64 work, not the agents, would set the file
+/// transfer figures.
+pub(super) fn rerun_in_release(root: &Path, args: &[&str], quick: bool) -> Result<(), String> {
+    phase("building xtask (release)");
+    crate::build::cargo_build(root, &["--release", "-p", "xtask"], None)?;
     let xtask = target_dir(root).join("release").join("xtask");
     let mut command = Command::new(&xtask);
     command.current_dir(root).args(args);
@@ -175,10 +154,6 @@ pub(super) fn rerun_in_release(
             "the release build of the benchmark failed ({status})"
         ))
     }
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
 /// Pseudo-random bytes (xorshift): nothing for a file system or a pipe to shortcut.
@@ -241,17 +216,16 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         ));
     }
     if cfg!(debug_assertions) {
-        return rerun_in_release(root, &["xtask", "qga-agent"], &["bench"], quick);
+        return rerun_in_release(root, &["bench"], quick);
     }
     let selection = Selection::from_env()?;
     let began = Instant::now();
     let plan = Plan::new(quick);
-    phase("building qga-agent (release)");
-    build(root, &["qga-agent"])?;
+    phase("building qga-agent (dist: static, LTO)");
     let flavors: Both<Flavor> = [
         Flavor {
             name: "qga-agent",
-            binary: target_dir(root).join("release").join("qga-agent"),
+            binary: crate::build::guest_agent(root)?,
         },
         Flavor {
             name: "qemu-ga",
@@ -462,7 +436,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     let missed = rows.iter().filter(|row| !row.met()).count();
     let mut notes = vec![
         format!(
-            "Run: `cargo xtask bench{}`, {:.0} s, {} CPUs; ours {} (release), {}.",
+            "Run: `cargo xtask bench{}`, {:.0} s, {} CPUs; ours {} (dist build: static, LTO), {}.",
             if plan.quick { " --quick" } else { "" },
             began.elapsed().as_secs_f64(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),

@@ -33,8 +33,8 @@ pub const UNAVAILABLE: &str = "vm environment unavailable";
 const USAGE: &str =
     "usage: cargo xtask vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]
 
-  --agent PATH    the agent binary to put in the guest (default: build and use
-                  target/release/qga-agent); `qemu-ga` means Debian's qemu-ga from
+  --agent PATH    the agent binary to put in the guest (default: build ours as
+                  `cargo xtask dist` does, static); `qemu-ga` means Debian's qemu-ga from
                   the package cache, for a run of the whole suite against it
   --compare       run the suspend scenarios against our agent and against Debian's
                   qemu-ga, each in its own guest (at the same time), and print the
@@ -49,7 +49,7 @@ const USAGE: &str =
 const COMPARED: &[&str] = &["guest-suspend"];
 
 enum AgentChoice {
-    /// Build ours (release) and use it.
+    /// Build ours (`cargo xtask dist`) and use it.
     Ours,
     /// Debian's qemu-ga from the package cache.
     QemuGa,
@@ -105,14 +105,13 @@ impl Options {
 }
 
 /// Runs the VM suite. `args` are the arguments after `vm`.
-pub fn run(args: &[String]) -> Result<(), String> {
+pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     let opts = match Options::parse(args) {
         Err(e) if e.is_empty() => return Ok(()), // --help
         other => other?,
     };
     let started = Instant::now();
-    let root = workspace_root()?;
-    let target = target_dir(&root);
+    let target = crate::build::target_dir(root);
 
     let guest = fetch::prepare(&target.join("vm-cache"))?;
     let agent = match &opts.agent {
@@ -120,7 +119,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             std::fs::canonicalize(path).map_err(|e| format!("agent '{}': {e}", path.display()))?
         }
         AgentChoice::QemuGa => guest.qemu_ga.clone(),
-        AgentChoice::Ours => build_agent(&root, &target)?,
+        AgentChoice::Ours => crate::build::guest_agent(root)?,
     };
     if opts.compare {
         return compare(&guest, &agent, &opts, started);
@@ -291,52 +290,6 @@ fn compare(
 /// Seconds with two decimals, e.g. `2.31 s`.
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
-}
-
-/// The workspace root: the nearest folder upwards from the current one whose
-/// `Cargo.toml` declares `[workspace]`, else the parent of this crate's folder.
-fn workspace_root() -> Result<PathBuf, String> {
-    if let Ok(cwd) = std::env::current_dir() {
-        for dir in cwd.ancestors() {
-            if let Ok(text) = std::fs::read_to_string(dir.join("Cargo.toml")) {
-                if text.lines().any(|l| l.trim() == "[workspace]") {
-                    return Ok(dir.to_path_buf());
-                }
-            }
-        }
-    }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| "cannot find the workspace root".to_string())
-}
-
-fn target_dir(root: &Path) -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => root.join(dir),
-        _ => root.join("target"),
-    }
-}
-
-/// Builds the release agent and returns its path.
-fn build_agent(root: &Path, target: &Path) -> Result<PathBuf, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(&cargo)
-        .args(["build", "--release", "--quiet", "-p", "qga-agent"])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "cargo build --release -p qga-agent failed ({status})"
-        ));
-    }
-    let agent = target.join("release").join("qga-agent");
-    if !agent.is_file() {
-        return Err(format!("{} was not built", agent.display()));
-    }
-    Ok(agent)
 }
 
 /// A per-run temporary folder, removed on drop unless kept.
