@@ -27,9 +27,9 @@ use qga_types::{
     GuestCCWAddress, GuestDiskAddress, GuestDiskBusType, GuestFilesystemInfo, GuestPCIAddress,
 };
 
+use crate::commands::ctype::{is_space, sign_prefix};
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::memory::{is_space, sign_prefix};
 
 /// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
 /// system; tests point the fields at fixtures.

@@ -15,6 +15,7 @@ use qga_types::{
     GuestMemoryBlock, GuestMemoryBlockInfo, GuestMemoryBlockResponse, GuestMemoryBlockResponseType,
 };
 
+use crate::commands::ctype::sign_prefix;
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
 
@@ -129,30 +130,6 @@ pub fn get_memory_blocks_in(memory_dir: &Path) -> Result<Vec<GuestMemoryBlock>, 
         ));
     }
     Ok(blocks)
-}
-
-/// C's `isspace` in the C locale, which is also GLib's `g_ascii_isspace`: space,
-/// `\t`, `\n`, `\v`, `\f` and `\r`. Not [`u8::is_ascii_whitespace`], which leaves
-/// out `\v`. Shared with fsinfo's `scanf()` reading and the config key files; it
-/// lives here rather than in a module of its own because the info_* test crates
-/// compile memory.rs and fsinfo.rs by path (tests/info_common/commands.rs).
-pub(crate) fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
-}
-
-/// What C's strto* functions (and `scanf()`'s `%d`) skip before the digits: white
-/// space ([`is_space`]), then an optional sign. Returns whether the sign was `-`,
-/// and where the digits start.
-pub(crate) fn sign_prefix(s: &[u8]) -> (bool, usize) {
-    let mut i = 0;
-    while s.get(i).is_some_and(|&c| is_space(c)) {
-        i += 1;
-    }
-    match s.get(i) {
-        Some(b'-') => (true, i + 1),
-        Some(b'+') => (false, i + 1),
-        _ => (false, i),
-    }
 }
 
 /// C's `strtoul(s, NULL, 10)`: optional white space and sign, then the digits;
@@ -314,24 +291,7 @@ fn scan_hex_i64(s: &[u8]) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_space, scan_hex_i64, scan_u64, sign_prefix};
-
-    #[test]
-    fn c_space_is_exactly_the_six_bytes() {
-        let spaces: Vec<u8> = (0..=u8::MAX).filter(|&b| is_space(b)).collect();
-        assert_eq!(spaces, [b'\t', b'\n', b'\x0b', b'\x0c', b'\r', b' ']);
-    }
-
-    #[test]
-    fn sign_prefix_skips_space_then_one_sign() {
-        assert_eq!(sign_prefix(b""), (false, 0));
-        assert_eq!(sign_prefix(b"12"), (false, 0));
-        assert_eq!(sign_prefix(b"\x0b\x0c-1"), (true, 3));
-        assert_eq!(sign_prefix(b" +1"), (false, 2));
-        assert_eq!(sign_prefix(b"--1"), (true, 1), "only one sign");
-        assert_eq!(sign_prefix(b"- 1"), (true, 1), "no space after the sign");
-        assert_eq!(sign_prefix(b"\x001"), (false, 0), "NUL is not space");
-    }
+    use super::{scan_hex_i64, scan_u64};
 
     #[test]
     fn strtoul_base_10() {

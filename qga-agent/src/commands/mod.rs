@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod cpu;
+pub mod ctype;
 pub mod error;
 pub mod exec;
 pub mod file;

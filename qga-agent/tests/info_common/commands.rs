@@ -5,6 +5,9 @@
 #[path = "../../src/commands/error.rs"]
 pub mod error;
 
+#[path = "../../src/commands/ctype.rs"]
+pub mod ctype;
+
 #[path = "../../src/commands/host.rs"]
 pub mod host;
 
