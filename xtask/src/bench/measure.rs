@@ -241,6 +241,100 @@ pub fn exec(agents: &Both<Agent>, cycles: usize) -> Result<Both<ExecFigures>, St
     }))
 }
 
+/// `true` started by the benchmark itself with the least work that captures its
+/// output: two pipes, `posix_spawn` (which waits only for the exec), both pipes read
+/// to their end, `waitpid`. Cycles per second. No agent can run `true` faster than
+/// this on the same machine, which makes it the scale for the exec figures.
+pub fn spawn_floor(cycles: usize) -> Result<f64, String> {
+    let program = ["/usr/bin/true", "/bin/true"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("no true program in /usr/bin or /bin")?;
+    // The benchmark's environment, as the agents pass theirs on.
+    let env: Vec<std::ffi::CString> = std::env::vars_os()
+        .filter_map(|(key, value)| {
+            let mut pair = key.into_encoded_bytes();
+            pair.push(b'=');
+            pair.extend(value.into_encoded_bytes());
+            std::ffi::CString::new(pair).ok()
+        })
+        .collect();
+    let started = Instant::now();
+    for _ in 0..cycles {
+        spawn_captured(program, &env).map_err(|e| format!("cannot run {program}: {e}"))?;
+    }
+    Ok(cycles as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Runs `program` in environment `env` with stdout and stderr on pipes, reads both to their end and
+/// reaps it; an error unless it exits 0.
+fn spawn_captured(program: &str, env: &[std::ffi::CString]) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, OwnedFd};
+
+    let check = |r: libc::c_int| match r {
+        0 => Ok(()),
+        e => Err(std::io::Error::from_raw_os_error(e)),
+    };
+    let (out_read, out_write) = rustix::pipe::pipe()?;
+    let (err_read, err_write) = rustix::pipe::pipe()?;
+    let path = CString::new(program).map_err(std::io::Error::other)?;
+    let argv = [path.as_ptr(), std::ptr::null()];
+    let envp: Vec<*const libc::c_char> = env
+        .iter()
+        .map(|pair| pair.as_ptr())
+        .chain([std::ptr::null()])
+        .collect();
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the file actions are initialised before use and destroyed once;
+    // argv and envp are NULL-terminated arrays of C strings that outlive the call.
+    unsafe {
+        let mut actions = std::mem::zeroed::<libc::posix_spawn_file_actions_t>();
+        check(libc::posix_spawn_file_actions_init(&mut actions))?;
+        let spawned = check(libc::posix_spawn_file_actions_adddup2(
+            &mut actions,
+            out_write.as_raw_fd(),
+            1,
+        ))
+        .and_then(|()| {
+            check(libc::posix_spawn_file_actions_adddup2(
+                &mut actions,
+                err_write.as_raw_fd(),
+                2,
+            ))
+        })
+        .and_then(|()| {
+            check(libc::posix_spawn(
+                &mut pid,
+                path.as_ptr(),
+                &actions,
+                std::ptr::null(),
+                argv.as_ptr().cast(),
+                envp.as_ptr().cast(),
+            ))
+        });
+        libc::posix_spawn_file_actions_destroy(&mut actions);
+        spawned?;
+    }
+    drop((out_write, err_write));
+    let drain = |fd: OwnedFd| -> std::io::Result<()> {
+        let mut file = std::fs::File::from(fd);
+        std::io::copy(&mut file, &mut std::io::sink()).map(drop)
+    };
+    drain(out_read)?;
+    drain(err_read)?;
+    let mut status = 0;
+    // SAFETY: pid is our child, not yet reaped.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+        return Err(std::io::Error::last_os_error());
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!("wait status {status:#x}")))
+    }
+}
+
 /// What the start-up measurement found for one agent.
 #[derive(Debug, Clone, Copy)]
 pub struct StartFigures {
