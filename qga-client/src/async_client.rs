@@ -42,6 +42,8 @@ pub struct AsyncClient<T> {
     out: Vec<u8>,
     options: Options,
     state: State,
+    /// Responses still to come for requests sent ahead ([`AsyncClient::send_ahead`]).
+    owed: usize,
 }
 
 impl AsyncClient<AsyncStream> {
@@ -80,6 +82,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
             out: Vec::new(),
             options,
             state: State::NeedsSync,
+            owed: 0,
         }
     }
 
@@ -222,6 +225,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         let deadline = Instant::now() + timeout;
         let id = sync::new_id();
         self.state = State::NeedsSync;
+        // Whatever is buffered is stale, and so is any response still owed.
+        self.owed = 0;
         self.decoder.clear();
         self.out.clear();
         encode_sync(&mut self.out, id);
@@ -400,16 +405,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         expect: Expect,
         timeout: Duration,
     ) -> Result<Option<std::ops::Range<usize>>, Error> {
-        match self.state {
-            State::Ready => {}
-            State::NeedsSync => {
-                let request = std::mem::take(&mut self.out);
-                let synced = self.sync().await;
-                self.out = request;
-                synced?;
-            }
-            State::Closed => return Err(Error::Disconnected),
+        if self.owed > 0 {
+            // A copy that sent ahead stopped (on an error, or dropped) before reading
+            // every response: they would be taken for this request's.
+            self.state = State::NeedsSync;
         }
+        self.make_ready().await?;
         let wait = match expect {
             Expect::Response => timeout,
             Expect::ErrorOnly => timeout.min(self.options.no_response_wait),
@@ -417,6 +418,81 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         let deadline = Instant::now() + wait;
         self.state = State::NeedsSync;
         self.send(deadline, timeout).await?;
+        self.next_response(expect, deadline, timeout).await
+    }
+
+    /// Synchronises if the stream's state is unknown; fails if the agent has gone.
+    async fn make_ready(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Ready => Ok(()),
+            State::NeedsSync => {
+                let request = std::mem::take(&mut self.out);
+                let synced = self.sync().await;
+                self.out = request;
+                synced
+            }
+            State::Closed => Err(Error::Disconnected),
+        }
+    }
+
+    /// Sends the request `encode` writes without waiting for its response; see
+    /// `Client::send_ahead`.
+    pub(crate) async fn send_ahead(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        if self.owed == 0 {
+            self.settle().await?;
+        }
+        self.out.clear();
+        encode(&mut self.out)?;
+        if self.owed == 0 {
+            self.make_ready().await?;
+        }
+        let deadline = Instant::now() + timeout;
+        self.state = State::NeedsSync;
+        self.send(deadline, timeout).await?;
+        self.state = State::Ready;
+        self.owed += 1;
+        Ok(())
+    }
+
+    /// Reads the response to the oldest request sent ahead and hands its bytes to
+    /// `decode`.
+    pub(crate) async fn receive<O>(
+        &mut self,
+        timeout: Duration,
+        decode: impl FnOnce(&[u8]) -> Result<O, Error>,
+    ) -> Result<O, Error> {
+        if self.owed == 0 || self.state != State::Ready {
+            return Err(Error::Protocol(
+                "no response is owed to a request sent ahead".to_owned(),
+            ));
+        }
+        let deadline = Instant::now() + timeout;
+        self.state = State::NeedsSync;
+        let range = self
+            .next_response(Expect::Response, deadline, timeout)
+            .await?
+            .ok_or(Error::Disconnected)?;
+        self.owed -= 1;
+        let result = decode(self.decoder.bytes(range));
+        if let Err(e) = &result {
+            if e.desynchronises() {
+                self.state = State::NeedsSync;
+            }
+        }
+        result
+    }
+
+    /// Reads frames up to the next response; see `Client::next_response`.
+    async fn next_response(
+        &mut self,
+        expect: Expect,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Option<std::ops::Range<usize>>, Error> {
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(Frame::Message(range))) => {

@@ -52,6 +52,8 @@ pub struct Client<T> {
     out: Vec<u8>,
     options: Options,
     state: State,
+    /// Responses still to come for requests sent ahead ([`Client::send_ahead`]).
+    owed: usize,
 }
 
 impl Client<Stream> {
@@ -83,6 +85,7 @@ impl<T: Transport> Client<T> {
             out: Vec::new(),
             options,
             state: State::NeedsSync,
+            owed: 0,
         }
     }
 
@@ -203,7 +206,8 @@ impl<T: Transport> Client<T> {
         let deadline = Instant::now() + timeout;
         let id = sync::new_id();
         self.state = State::NeedsSync;
-        // Whatever is buffered is stale.
+        // Whatever is buffered is stale, and so is any response still owed.
+        self.owed = 0;
         self.decoder.clear();
         self.out.clear();
         encode_sync(&mut self.out, id);
@@ -277,17 +281,12 @@ impl<T: Transport> Client<T> {
         expect: Expect,
         timeout: Duration,
     ) -> Result<Option<Range<usize>>, Error> {
-        match self.state {
-            State::Ready => {}
-            State::NeedsSync => {
-                // sync() writes its own request into `out`: keep ours aside meanwhile.
-                let request = std::mem::take(&mut self.out);
-                let synced = self.sync();
-                self.out = request;
-                synced?;
-            }
-            State::Closed => return Err(Error::Disconnected),
+        if self.owed > 0 {
+            // A caller that sent ahead stopped (on an error) before reading every
+            // response: they would be taken for this request's.
+            self.state = State::NeedsSync;
         }
+        self.make_ready()?;
         let wait = match expect {
             Expect::Response => timeout,
             Expect::ErrorOnly => timeout.min(self.options.no_response_wait),
@@ -296,6 +295,81 @@ impl<T: Transport> Client<T> {
         // Until a response is read, the stream's state is unknown.
         self.state = State::NeedsSync;
         self.send(deadline, timeout)?;
+        self.next_response(expect, deadline, timeout)
+    }
+
+    /// Synchronises if the stream's state is unknown; fails if the agent has gone.
+    fn make_ready(&mut self) -> Result<(), Error> {
+        match self.state {
+            State::Ready => Ok(()),
+            State::NeedsSync => {
+                // sync() writes its own request into `out`: keep ours aside meanwhile.
+                let request = std::mem::take(&mut self.out);
+                let synced = self.sync();
+                self.out = request;
+                synced
+            }
+            State::Closed => Err(Error::Disconnected),
+        }
+    }
+
+    /// Sends the request `encode` writes without waiting for its response, which the
+    /// caller reads with [`Client::receive`] before making any other call. Requests
+    /// sent ahead are answered in order; a whole-file read keeps one in flight so that
+    /// the agent reads and encodes the next chunk while this side decodes the last.
+    pub(crate) fn send_ahead(
+        &mut self,
+        encode: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        self.out.clear();
+        encode(&mut self.out)?;
+        if self.owed == 0 {
+            self.make_ready()?;
+        }
+        let deadline = Instant::now() + timeout;
+        self.state = State::NeedsSync;
+        self.send(deadline, timeout)?;
+        self.state = State::Ready;
+        self.owed += 1;
+        Ok(())
+    }
+
+    /// Reads the response to the oldest request sent ahead and hands its bytes to
+    /// `decode`.
+    pub(crate) fn receive<O>(
+        &mut self,
+        timeout: Duration,
+        decode: impl FnOnce(&[u8]) -> Result<O, Error>,
+    ) -> Result<O, Error> {
+        if self.owed == 0 || self.state != State::Ready {
+            return Err(Error::Protocol(
+                "no response is owed to a request sent ahead".to_owned(),
+            ));
+        }
+        let deadline = Instant::now() + timeout;
+        self.state = State::NeedsSync;
+        let range = self
+            .next_response(Expect::Response, deadline, timeout)?
+            .ok_or(Error::Disconnected)?;
+        self.owed -= 1;
+        let result = decode(self.decoder.bytes(range));
+        if let Err(e) = &result {
+            if e.desynchronises() {
+                self.state = State::NeedsSync;
+            }
+        }
+        result
+    }
+
+    /// Reads frames up to the next response. `Ok(None)` when `expect` is
+    /// [`Expect::ErrorOnly`] and the agent stayed silent or went away.
+    fn next_response(
+        &mut self,
+        expect: Expect,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<Option<Range<usize>>, Error> {
         loop {
             match self.decoder.next_frame() {
                 Ok(Some(Frame::Message(range))) => {

@@ -74,6 +74,9 @@ pub(crate) struct Decoder {
     end: usize,
     state: State,
     max_message: usize,
+    /// Bytes moved by compaction so far (for the tests).
+    #[cfg(test)]
+    moved: usize,
 }
 
 impl Decoder {
@@ -86,6 +89,8 @@ impl Decoder {
             end: 0,
             state: State::Idle,
             max_message,
+            #[cfg(test)]
+            moved: 0,
         }
     }
 
@@ -110,12 +115,16 @@ impl Decoder {
             self.scan = 0;
             self.end = 0;
             self.state = State::Idle;
-        } else if self.pos > 0
-            && (self.end - self.pos <= SMALL_REST || self.buf.len() - self.end < MIN_READ)
-        {
-            // Moving a few bytes (the newline after a response) is cheap, and leaves the
-            // whole buffer for the next large response, which then needs no move.
-            self.compact();
+        } else if self.pos > 0 {
+            let rest = self.end - self.pos;
+            // Move what follows the last response (its newline, or the start of the
+            // next one when requests are pipelined) while it is short: no longer than
+            // what was consumed before it, so moving costs at most what reading did.
+            // That leaves the whole buffer for the next large response, which then
+            // needs no move. A full buffer is compacted whatever it holds.
+            if rest <= SMALL_REST.max(self.pos) || self.buf.len() - self.end < MIN_READ {
+                self.compact();
+            }
         }
         if self.buf.len() - self.end < MIN_READ {
             // Grow geometrically so that a large message costs few reallocations.
@@ -134,6 +143,10 @@ impl Decoder {
     /// Moves the unreported bytes to the front of the buffer.
     fn compact(&mut self) {
         let shift = self.pos;
+        #[cfg(test)]
+        {
+            self.moved += self.end - self.pos;
+        }
         self.buf.copy_within(self.pos..self.end, 0);
         self.pos = 0;
         self.scan -= shift;
@@ -407,6 +420,49 @@ mod tests {
             panic!("no message")
         };
         assert_eq!(decoder.bytes(r), b"{\"return\": 1}");
+    }
+
+    /// Pipelined responses: each large one arrives with the start of the next behind
+    /// it. That start moves to the front while it is short (one read's worth), not
+    /// once the buffer is full of the next response.
+    #[test]
+    fn pipelined_large_responses_do_not_grow_the_buffer() {
+        const LEN: usize = 1 << 20;
+        let response = |tag: u8| {
+            let mut r = b"{\"r\": \"".to_vec();
+            r.resize(LEN - 3, tag);
+            r.extend(b"\"}\n");
+            r
+        };
+        let mut stream = Vec::new();
+        for tag in b'a'..=b'h' {
+            stream.extend(response(tag));
+        }
+        let mut decoder = Decoder::new(2 * LEN);
+        let mut fed = 0;
+        let mut seen = Vec::new();
+        let mut largest = 0;
+        while fed < stream.len() {
+            let buf = decoder.read_buf();
+            // Reads as a socket gives them: never more than 200 KiB at once.
+            let n = buf.len().min(200 << 10).min(stream.len() - fed);
+            buf[..n].copy_from_slice(&stream[fed..fed + n]);
+            decoder.filled(n);
+            fed += n;
+            largest = largest.max(decoder.buf.len());
+            while let Ok(Some(Frame::Message(range))) = decoder.next_frame() {
+                let message = decoder.bytes(range);
+                assert_eq!(message.len(), LEN - 1);
+                seen.push(message[10]);
+            }
+        }
+        assert_eq!(seen, b"abcdefgh");
+        assert!(largest <= 2 * LEN, "the buffer grew to {largest} bytes");
+        assert!(
+            decoder.moved <= 8 * (200 << 10),
+            "{} bytes moved for 8 responses",
+            decoder.moved
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::commands::GuestPing;
-use common::{quick_options, scripted, serve, FakeGuest};
+use common::{pipelined_reads, quick_options, scripted, serve, FakeGuest};
 use qga_client::{AsyncClient, CopyOptions, Error, ExecRequest, Options, Progress};
 use qga_types::Empty;
 use serde_json::json;
@@ -386,6 +386,36 @@ async fn a_thaw_that_cannot_reach_the_agent_stays_owed() {
     let e = guard.thaw().await.unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
     client.call::<GuestPing>(&Empty {}).await.unwrap();
+    drop(client);
+    join(peer).await;
+}
+
+#[tokio::test]
+async fn reads_keep_one_request_ahead_and_resync_after_a_failure() {
+    let (stream, peer) = scripted(pipelined_reads);
+    stream.set_nonblocking(true).unwrap();
+    let mut client =
+        AsyncClient::with_options(UnixStream::from_std(stream).unwrap(), quick_options());
+    let options = |chunk_size| CopyOptions {
+        chunk_size,
+        progress: None,
+    };
+
+    let mut out = Vec::new();
+    assert_eq!(
+        client
+            .read_file_with("/f", &mut out, options(4))
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(out, b"abcdef");
+
+    let e = client
+        .read_file_with("/f", &mut Vec::new(), options(4))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("Input/output error"), "{e}");
     drop(client);
     join(peer).await;
 }

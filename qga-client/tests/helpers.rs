@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::{quick_options, serve, Answer, FakeGuest};
+use common::{pipelined_reads, quick_options, scripted, serve, Answer, FakeGuest};
 use qga_client::{Client, CopyOptions, Error, ExecRequest, Options, Progress};
 
 /// A client connected to `guest`, served by a thread.
@@ -70,6 +70,30 @@ fn reads_a_file_in_chunks_with_progress() {
 
     drop(client);
     thread.join().unwrap();
+}
+
+#[test]
+fn reads_keep_one_request_ahead_and_resync_after_a_failure() {
+    let (stream, peer) = scripted(pipelined_reads);
+    let mut client = Client::with_options(stream, quick_options());
+    let options = |chunk_size| CopyOptions {
+        chunk_size,
+        progress: None,
+    };
+
+    let mut out = Vec::new();
+    assert_eq!(
+        client.read_file_with("/f", &mut out, options(4)).unwrap(),
+        6
+    );
+    assert_eq!(out, b"abcdef");
+
+    let e = client
+        .read_file_with("/f", &mut Vec::new(), options(4))
+        .unwrap_err();
+    assert!(e.to_string().contains("Input/output error"), "{e}");
+    drop(client);
+    peer.join().unwrap();
 }
 
 #[test]

@@ -447,3 +447,39 @@ pub fn quick_options() -> qga_client::Options {
         ..qga_client::Options::default()
     }
 }
+
+/// A peer that checks a whole-file read keeps one `guest-file-read` ahead: the second
+/// read must arrive before the first is answered, and each answer is followed by the
+/// next read. The file is `abcdef` in chunks of 4 (`abcd`, then `ef` with `eof`, then
+/// the read past the end). A second copy then fails on its first chunk: the read sent
+/// ahead of it stays unanswered by the client, whose next call (the close) must first
+/// resynchronise rather than take that answer for its own.
+pub fn pipelined_reads(mut peer: Peer) {
+    peer.sync();
+    let read = |peer: &mut Peer| {
+        let arguments = peer.expect("guest-file-read");
+        assert_eq!(arguments, json!({"handle": 7, "count": 4}));
+    };
+    assert_eq!(peer.expect("guest-file-open")["path"], "/f");
+    peer.reply(json!(7));
+    read(&mut peer);
+    read(&mut peer);
+    peer.reply(json!({"count": 4, "buf-b64": "YWJjZA==", "eof": false}));
+    read(&mut peer);
+    peer.reply(json!({"count": 2, "buf-b64": "ZWY=", "eof": true}));
+    peer.reply(json!({"count": 0, "buf-b64": "", "eof": true}));
+    peer.expect("guest-file-close");
+    peer.reply(json!({}));
+
+    peer.expect("guest-file-open");
+    peer.reply(json!(7));
+    read(&mut peer);
+    read(&mut peer);
+    peer.error("GenericError", "Input/output error");
+    peer.reply(json!({"count": 4, "buf-b64": "YWJjZA==", "eof": false}));
+    // The close comes after a resynchronisation, which skips that stale answer.
+    peer.sync();
+    peer.expect("guest-file-close");
+    peer.reply(json!({}));
+    assert!(peer.next_request().is_none(), "the client is done");
+}
