@@ -44,6 +44,14 @@ impl Protocol for Wired {
         self.session.feed(input, output, &mut self.agent);
     }
 
+    fn holds_input(&self) -> bool {
+        self.session.holds_input()
+    }
+
+    fn resume(&mut self, output: &mut Vec<u8>) {
+        self.session.resume(output, &mut self.agent);
+    }
+
     fn reset(&mut self) {
         self.session.reset();
     }

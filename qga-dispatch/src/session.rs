@@ -22,11 +22,18 @@ const DELIMITED: &str = "guest-sync-delimited";
 /// The largest output buffer kept for the next responses once it is empty.
 const OUTPUT_KEPT: usize = 1 << 20;
 
+/// Output waiting to be written past which no further request is answered: the input
+/// after it is held until the output has gone (see [`Session::feed`]).
+const OUTPUT_HIGH: usize = 1 << 20;
+
 /// The protocol state of one channel.
 #[derive(Debug)]
 pub struct Session {
     framer: Framer,
     table: Table,
+    /// Input not looked at yet, held while a large output is waiting: `held[held_at..]`.
+    held: Vec<u8>,
+    held_at: usize,
 }
 
 /// The commands, by name, and how deep a message may nest.
@@ -51,21 +58,69 @@ impl Session {
                 commands: commands.iter().map(|c| (c.name, *c)).collect(),
                 max_depth: limits.nesting,
             },
+            held: Vec::new(),
+            held_at: 0,
         }
     }
 
-    /// Reads `input` (any part of the stream) and appends the responses to every
-    /// message it completes to `out`.
+    /// Reads `input` (any part of the stream) and appends the responses to the
+    /// messages it completes to `out`.
+    ///
+    /// Once `out` holds 1 MiB or more (a large `guest-file-read` reply, or a flood of
+    /// small ones), the rest of the input is held instead of answered: the caller
+    /// writes `out`, then calls [`Session::resume`] while [`Session::holds_input`],
+    /// before feeding more. So however many requests a host sends ahead, the agent
+    /// keeps about one large response in memory, not one per request (48 MiB reads
+    /// sent ahead would otherwise pile up 64 MiB each).
     pub fn feed<S: Service + ?Sized>(&mut self, input: &[u8], out: &mut Vec<u8>, service: &mut S) {
+        if self.holds_input() {
+            // Behind what is held: answered in order, later.
+            self.held.extend_from_slice(input);
+            return self.resume(out, service);
+        }
+        let mut rest = input;
+        self.answer(&mut rest, out, service);
+        self.held.extend_from_slice(rest);
+    }
+
+    /// Whether input is held until the output has been written.
+    pub fn holds_input(&self) -> bool {
+        self.held_at < self.held.len()
+    }
+
+    /// Answers held input, as far as [`Session::feed`] would; call it once `out` has
+    /// been written.
+    pub fn resume<S: Service + ?Sized>(&mut self, out: &mut Vec<u8>, service: &mut S) {
+        let held = std::mem::take(&mut self.held);
+        let mut rest = &held[self.held_at..];
+        self.answer(&mut rest, out, service);
+        let consumed = held.len() - rest.len();
+        self.held = held;
+        if consumed == self.held.len() {
+            self.held.clear();
+            self.held_at = 0;
+        } else {
+            self.held_at = consumed;
+        }
+    }
+
+    /// Answers the messages in `input` until it is used up or `out` is full enough;
+    /// `input` is left at what was not looked at.
+    fn answer<S: Service + ?Sized>(
+        &mut self,
+        input: &mut &[u8],
+        out: &mut Vec<u8>,
+        service: &mut S,
+    ) {
         // The buffer of a large response that has been sent is not kept.
         if out.is_empty() && out.capacity() > OUTPUT_KEPT {
             *out = Vec::new();
         }
-        let mut input = input;
-        while let Some(frame) = self.framer.next_frame(&mut input) {
-            match frame {
-                Frame::Message(message) => self.table.message(message, out, service),
-                Frame::Error(error) => write_error(out, &error, None),
+        while out.len() < OUTPUT_HIGH {
+            match self.framer.next_frame(input) {
+                Some(Frame::Message(message)) => self.table.message(message, out, service),
+                Some(Frame::Error(error)) => write_error(out, &error, None),
+                None => break,
             }
         }
     }
@@ -90,10 +145,12 @@ impl Session {
         self.table.value(value, out, service);
     }
 
-    /// Forgets a partial message, as when a new client connects: what a dead client
-    /// half-sent must not spoil the next one's first request.
+    /// Forgets a partial message and any held input, as when a new client connects:
+    /// what a dead client sent must not spoil the next one's first request.
     pub fn reset(&mut self) {
         self.framer.reset();
+        self.held = Vec::new();
+        self.held_at = 0;
     }
 
     /// Whether part of a message is waiting for the rest.
@@ -170,10 +227,32 @@ mod tests {
         assert!(out.starts_with(b"{\"return\": \"xxx"));
         assert!(out.ends_with(b"xxx\", \"id\": 1}\n"));
         let first = out.clone();
-        // Two in one read: the second is appended to the first.
+        // Three in one read: the second waits until the first has been written, and
+        // the third behind it, however much more arrives meanwhile.
         out.clear();
-        session.feed(&[&request[..], &request[..]].concat(), &mut out, &mut big);
-        assert_eq!(out, [&first[..], &first[..]].concat());
+        session.feed(&request.repeat(3), &mut out, &mut big);
+        assert_eq!(out, first);
+        assert!(session.holds_input());
+        session.feed(br#"{"execute": "guest-none"}"#, &mut out, &mut big);
+        assert_eq!(
+            out, first,
+            "nothing more is answered before the output is written"
+        );
+        for _ in 0..2 {
+            out.clear();
+            session.resume(&mut out, &mut big);
+            assert_eq!(out, first);
+        }
+        assert!(session.holds_input(), "the last request is still held");
+        out.clear();
+        session.resume(&mut out, &mut big);
+        assert!(out.starts_with(b"{\"error\": {\"class\": \"CommandNotFound\""));
+        assert!(!session.holds_input());
+        // A new client does not get the answers to what the last one left.
+        out.clear();
+        session.feed(&request.repeat(2), &mut out, &mut big);
+        session.reset();
+        assert!(!session.holds_input());
         // Sent and cleared: the next response does not inherit the large buffer.
         out.clear();
         session.feed(b"{\"execute\": \"guest-none\"}", &mut out, &mut big);

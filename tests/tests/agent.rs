@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -28,7 +28,7 @@ fn sync_ping_info_and_ids() {
     c.send(b"\xff");
     c.send(br#"{"execute": "guest-sync-delimited", "arguments": {"id": 4242}}"#);
     let mut line = Vec::new();
-    std::io::BufRead::read_until(&mut c.reader, b'\n', &mut line).unwrap();
+    c.reader.read_until(b'\n', &mut line).unwrap();
     assert_eq!(
         line[0], 0xFF,
         "guest-sync-delimited starts with the sentinel"
@@ -425,4 +425,76 @@ fn sigterm_right_after_a_disconnect_never_deadlocks() {
         // A clean exit removes the socket file (the pidfile exists only with -d).
         assert!(!a.socket.exists(), "the socket file is removed");
     }
+}
+
+/// The agent's peak resident memory (VmHWM), in bytes.
+fn peak_rss(agent: &Agent) -> u64 {
+    let pid = agent.child.as_ref().expect("running").id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("a number");
+    kib * 1024
+}
+
+#[test]
+fn large_reads_sent_ahead_are_answered_in_order_one_at_a_time() {
+    // A host that sends many large reads at once and reads the answers slowly gets
+    // them all, in order, while the agent holds about one in memory: the requests
+    // behind a large answer wait until it has been written.
+    const SIZE: usize = 8 << 20;
+    const READS: usize = 16;
+    let a = agent(&[]);
+    let data: Vec<u8> = (0..SIZE).map(|i| (i * 131 + i / 4099) as u8).collect();
+    let path = a.dir.path().join("data.bin");
+    std::fs::write(&path, &data).unwrap();
+    let mut c = a.connect();
+    let handle = c.call(&json!({"execute": "guest-file-open",
+                                "arguments": {"path": path, "mode": "r"}}))["return"]
+        .as_i64()
+        .expect("a handle");
+    let before = peak_rss(&a);
+
+    let mut requests = String::new();
+    for id in 0..READS {
+        let seek = json!({"execute": "guest-file-seek", "arguments":
+                          {"handle": handle, "offset": 0, "whence": "set"}});
+        let read = json!({"execute": "guest-file-read", "id": id,
+                          "arguments": {"handle": handle, "count": SIZE}});
+        requests.push_str(&format!("{seek}{read}"));
+    }
+    c.send(requests.as_bytes());
+    // Give the agent time to take in everything it would.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut first = None;
+    for id in 0..READS {
+        assert_eq!(c.recv()["return"]["position"], 0);
+        let mut line = Vec::new();
+        c.reader.read_until(b'\n', &mut line).unwrap();
+        // Parsed once; the others must be the same bytes but for their ids.
+        let id_part = format!(", \"id\": {id}}}\n");
+        assert!(line.ends_with(id_part.as_bytes()), "answer {id}");
+        let body = &line[..line.len() - id_part.len()];
+        let first = first.get_or_insert_with(|| {
+            let reply: Value = serde_json::from_slice(&line).unwrap();
+            assert_eq!(reply["return"]["count"], SIZE);
+            let text = reply["return"]["buf-b64"].as_str().expect("base64");
+            assert!(qga_types::base64::decode(text).unwrap() == data);
+            body.to_vec()
+        });
+        assert!(body == &first[..], "answer {id}");
+    }
+    // All sixteen answers at once would be 170 MiB of base64.
+    let grown = peak_rss(&a).saturating_sub(before);
+    assert!(grown < 64 << 20, "the agent grew by {} MiB", grown >> 20);
+    assert_eq!(
+        c.call(&json!({"execute": "guest-ping"})),
+        json!({"return": {}})
+    );
 }

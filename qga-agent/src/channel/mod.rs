@@ -43,6 +43,16 @@ pub trait Protocol {
     /// responses to `output`.
     fn feed(&mut self, input: &[u8], output: &mut Vec<u8>);
 
+    /// Whether input was held back by [`Protocol::feed`] until the output has been
+    /// written (a large response is waiting): the channel then calls
+    /// [`Protocol::resume`] before reading more.
+    fn holds_input(&self) -> bool {
+        false
+    }
+
+    /// Answers held input; called once the output has been written.
+    fn resume(&mut self, _output: &mut Vec<u8>) {}
+
     /// A new peer (a socket client connected, or the host reopened its side of
     /// a serial channel): forget any partial message of the previous one.
     fn reset(&mut self);
@@ -55,6 +65,14 @@ pub trait Protocol {
 impl<P: Protocol + ?Sized> Protocol for Box<P> {
     fn feed(&mut self, input: &[u8], output: &mut Vec<u8>) {
         (**self).feed(input, output);
+    }
+
+    fn holds_input(&self) -> bool {
+        (**self).holds_input()
+    }
+
+    fn resume(&mut self, output: &mut Vec<u8>) {
+        (**self).resume(output);
     }
 
     fn reset(&mut self) {

@@ -177,25 +177,31 @@ impl<P: Protocol + ?Sized> Stream<'_, P> {
         }
     }
 
-    /// Writes as much of the pending output as the stream takes now.
+    /// Writes as much of the pending output as the stream takes now; once all of it
+    /// is written, answers any input the protocol held back meanwhile.
     fn write(&mut self) -> io::Result<Progress> {
-        while self.sent < self.out.len() {
-            let pending = &self.out[self.sent..];
-            let written = match self.kind {
-                // No SIGPIPE even if it were not ignored.
-                Kind::Client => send(self.fd, pending, SendFlags::NOSIGNAL),
-                Kind::Device => rustix::io::write(self.fd, pending),
-            };
-            match written {
-                Ok(n) => self.sent += n,
-                Err(Errno::AGAIN) => return Ok(Progress::Continue),
-                Err(Errno::INTR) => {}
-                Err(e) => return self.failed(e),
+        loop {
+            while self.sent < self.out.len() {
+                let pending = &self.out[self.sent..];
+                let written = match self.kind {
+                    // No SIGPIPE even if it were not ignored.
+                    Kind::Client => send(self.fd, pending, SendFlags::NOSIGNAL),
+                    Kind::Device => rustix::io::write(self.fd, pending),
+                };
+                match written {
+                    Ok(n) => self.sent += n,
+                    Err(Errno::AGAIN) => return Ok(Progress::Continue),
+                    Err(Errno::INTR) => {}
+                    Err(e) => return self.failed(e),
+                }
             }
+            self.out.clear();
+            self.sent = 0;
+            if !self.protocol.holds_input() {
+                return Ok(Progress::Continue);
+            }
+            self.protocol.resume(&mut self.out);
         }
-        self.out.clear();
-        self.sent = 0;
-        Ok(Progress::Continue)
     }
 
     /// A read or write error: the end of a client; for a device, an error (the
