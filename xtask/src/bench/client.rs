@@ -560,7 +560,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
             unit: Unit::MBPerSec,
             ours: read_big[0],
             qemu: Some(read_big[1]),
-            target: GB_PER_SEC,
+            target: None,
         },
         Row {
             what: format!(
@@ -570,7 +570,7 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
             unit: Unit::MBPerSec,
             ours: ceiling,
             qemu: None,
-            target: GB_PER_SEC,
+            target: None,
         },
         Row {
             what: format!("host file → guest file, {mib} MiB, write_file (4 MiB chunks)"),
@@ -610,7 +610,9 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
         ),
         format!(
             "Copies: the median of {} rounds, interleaved between the agents; the host file \
-             is written to the page cache (no fsync); MB = 10^6 bytes.",
+             is written to the page cache (no fsync); MB = 10^6 bytes. The 1 GB/s target is \
+             the copy as read_file does it (4 MiB chunks, one read in flight); the 48 MiB \
+             and stand-in rows are for scale.",
             plan.copy_rounds
         ),
         "Stand-in agent: a thread on the other end of a socket pair that answers every \
