@@ -19,9 +19,12 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::address::{Address, AsyncStream};
-use crate::client::{classify, expect_of, preview, silent_success, Expect, State};
+use crate::client::{
+    buffered_response, check_owed, classify, expect_of, silence_is_success, silent_success,
+    state_after, Expect, State,
+};
 use crate::error::Error;
-use crate::framing::{Decoder, Frame};
+use crate::framing::Decoder;
 use crate::helpers::freeze::THAW;
 use crate::helpers::info::{supports_in, AGENT_INFO};
 use crate::message::{decode_reply, encode_request, encode_sync};
@@ -231,20 +234,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         self.out.clear();
         encode_sync(&mut self.out, id);
         self.send(deadline, timeout).await?;
-        loop {
-            loop {
-                match self.decoder.next_frame() {
-                    Ok(Some(Frame::Message(range))) => {
-                        if sync::is_reply(self.decoder.bytes(range), id) {
-                            return Ok(());
-                        }
-                    }
-                    Ok(Some(Frame::Sentinel | Frame::Garbage(_))) | Err(_) => {}
-                    Ok(None) => break,
-                }
-            }
+        while !sync::find_reply(&mut self.decoder, id) {
             self.fill(deadline, timeout).await?;
         }
+        Ok(())
     }
 
     /// Sends a request and hands the response's bytes to `decode`; see
@@ -284,11 +277,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
             return Ok(None);
         };
         let result = decode(self.decoder.bytes(range));
-        if let Err(e) = &result {
-            if e.desynchronises() {
-                self.state = State::NeedsSync;
-            }
-        }
+        self.state = state_after(&result, self.state);
         result.map(Some)
     }
 
@@ -312,11 +301,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         };
         // Not cancelled: the caller deals with the outcome.
         self.thaw_owed = false;
-        if let Err(e) = &result {
-            if e.desynchronises() {
-                self.state = State::NeedsSync;
-            }
-        }
+        self.state = state_after(&result, self.state);
         result
     }
 
@@ -465,11 +450,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         timeout: Duration,
         decode: impl FnOnce(&[u8]) -> Result<O, Error>,
     ) -> Result<O, Error> {
-        if self.owed == 0 || self.state != State::Ready {
-            return Err(Error::Protocol(
-                "no response is owed to a request sent ahead".to_owned(),
-            ));
-        }
+        check_owed(self.owed, self.state)?;
         let deadline = Instant::now() + timeout;
         self.state = State::NeedsSync;
         let range = self
@@ -478,11 +459,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
             .ok_or(Error::Disconnected)?;
         self.owed -= 1;
         let result = decode(self.decoder.bytes(range));
-        if let Err(e) = &result {
-            if e.desynchronises() {
-                self.state = State::NeedsSync;
-            }
-        }
+        self.state = state_after(&result, self.state);
         result
     }
 
@@ -494,32 +471,16 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         timeout: Duration,
     ) -> Result<Option<std::ops::Range<usize>>, Error> {
         loop {
-            match self.decoder.next_frame() {
-                Ok(Some(Frame::Message(range))) => {
-                    self.state = State::Ready;
-                    return Ok(Some(range));
-                }
-                Ok(Some(Frame::Sentinel)) => continue,
-                Ok(Some(Frame::Garbage(range))) => {
-                    return Err(Error::Protocol(format!(
-                        "unexpected output from the agent: {}",
-                        preview(self.decoder.bytes(range))
-                    )))
-                }
-                Err(too_large) => {
-                    return Err(Error::Protocol(format!(
-                        "a response longer than {} bytes",
-                        too_large.limit
-                    )))
-                }
-                Ok(None) => {}
+            if let Some(range) = buffered_response(&mut self.decoder)? {
+                self.state = State::Ready;
+                return Ok(Some(range));
             }
-            match (self.fill(deadline, timeout).await, expect) {
-                (Ok(()), _) => {}
-                (Err(Error::Timeout { .. } | Error::Disconnected), Expect::ErrorOnly) => {
-                    return Ok(None)
-                }
-                (Err(e), _) => return Err(e),
+            if let Err(e) = self.fill(deadline, timeout).await {
+                return if silence_is_success(&e, expect) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
             }
         }
     }

@@ -212,22 +212,10 @@ impl<T: Transport> Client<T> {
         self.out.clear();
         encode_sync(&mut self.out, id);
         self.send(deadline, timeout)?;
-        loop {
-            // Everything but the answer is stale and skipped: other responses, garbage,
-            // the agent's complaint about our 0xFF, frames too large to keep.
-            loop {
-                match self.decoder.next_frame() {
-                    Ok(Some(Frame::Message(range))) => {
-                        if sync::is_reply(self.decoder.bytes(range), id) {
-                            return Ok(());
-                        }
-                    }
-                    Ok(Some(Frame::Sentinel | Frame::Garbage(_))) | Err(_) => {}
-                    Ok(None) => break,
-                }
-            }
+        while !sync::find_reply(&mut self.decoder, id) {
             self.fill(deadline, timeout)?;
         }
+        Ok(())
     }
 
     /// Sends a request and hands the response's bytes to `decode`. `Ok(None)` when
@@ -266,11 +254,7 @@ impl<T: Transport> Client<T> {
             return Ok(None);
         };
         let result = decode(self.decoder.bytes(range));
-        if let Err(e) = &result {
-            if e.desynchronises() {
-                self.state = State::NeedsSync;
-            }
-        }
+        self.state = state_after(&result, self.state);
         result.map(Some)
     }
 
@@ -342,11 +326,7 @@ impl<T: Transport> Client<T> {
         timeout: Duration,
         decode: impl FnOnce(&[u8]) -> Result<O, Error>,
     ) -> Result<O, Error> {
-        if self.owed == 0 || self.state != State::Ready {
-            return Err(Error::Protocol(
-                "no response is owed to a request sent ahead".to_owned(),
-            ));
-        }
+        check_owed(self.owed, self.state)?;
         let deadline = Instant::now() + timeout;
         self.state = State::NeedsSync;
         let range = self
@@ -354,11 +334,7 @@ impl<T: Transport> Client<T> {
             .ok_or(Error::Disconnected)?;
         self.owed -= 1;
         let result = decode(self.decoder.bytes(range));
-        if let Err(e) = &result {
-            if e.desynchronises() {
-                self.state = State::NeedsSync;
-            }
-        }
+        self.state = state_after(&result, self.state);
         result
     }
 
@@ -371,34 +347,16 @@ impl<T: Transport> Client<T> {
         timeout: Duration,
     ) -> Result<Option<Range<usize>>, Error> {
         loop {
-            match self.decoder.next_frame() {
-                Ok(Some(Frame::Message(range))) => {
-                    self.state = State::Ready;
-                    return Ok(Some(range));
-                }
-                // A stray sentinel from the agent resets nothing we need.
-                Ok(Some(Frame::Sentinel)) => continue,
-                Ok(Some(Frame::Garbage(range))) => {
-                    return Err(Error::Protocol(format!(
-                        "unexpected output from the agent: {}",
-                        preview(self.decoder.bytes(range))
-                    )))
-                }
-                Err(too_large) => {
-                    return Err(Error::Protocol(format!(
-                        "a response longer than {} bytes",
-                        too_large.limit
-                    )))
-                }
-                Ok(None) => {}
+            if let Some(range) = buffered_response(&mut self.decoder)? {
+                self.state = State::Ready;
+                return Ok(Some(range));
             }
-            match (self.fill(deadline, timeout), expect) {
-                (Ok(()), _) => {}
-                // Silence, or the guest going away, is how these commands succeed.
-                (Err(Error::Timeout { .. } | Error::Disconnected), Expect::ErrorOnly) => {
-                    return Ok(None)
-                }
-                (Err(e), _) => return Err(e),
+            if let Err(e) = self.fill(deadline, timeout) {
+                return if silence_is_success(&e, expect) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                };
             }
         }
     }
@@ -450,6 +408,56 @@ impl<T: Transport> Client<T> {
             self.state = State::Closed;
         }
         error
+    }
+}
+
+/// The next response among the frames `decoder` holds; `None` when it needs more
+/// input. Stray sentinels are skipped; other output is an error.
+pub(crate) fn buffered_response(decoder: &mut Decoder) -> Result<Option<Range<usize>>, Error> {
+    loop {
+        match decoder.next_frame() {
+            Ok(Some(Frame::Message(range))) => return Ok(Some(range)),
+            // A stray sentinel from the agent resets nothing we need.
+            Ok(Some(Frame::Sentinel)) => {}
+            Ok(Some(Frame::Garbage(range))) => {
+                return Err(Error::Protocol(format!(
+                    "unexpected output from the agent: {}",
+                    preview(decoder.bytes(range))
+                )))
+            }
+            Err(too_large) => {
+                return Err(Error::Protocol(format!(
+                    "a response longer than {} bytes",
+                    too_large.limit
+                )))
+            }
+            Ok(None) => return Ok(None),
+        }
+    }
+}
+
+/// Whether `error`, met while waiting for a response, is how a command answers when
+/// it succeeds: silence, or the guest going away, for those without a success response.
+pub(crate) fn silence_is_success(error: &Error, expect: Expect) -> bool {
+    expect == Expect::ErrorOnly && matches!(error, Error::Timeout { .. } | Error::Disconnected)
+}
+
+/// Fails unless a response is owed to a request sent ahead and the stream is in sync.
+pub(crate) fn check_owed(owed: usize, state: State) -> Result<(), Error> {
+    if owed == 0 || state != State::Ready {
+        return Err(Error::Protocol(
+            "no response is owed to a request sent ahead".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// The stream's state once a response has been decoded into `result`: out of sync if
+/// the error says the stream may be.
+pub(crate) fn state_after<O>(result: &Result<O, Error>, state: State) -> State {
+    match result {
+        Err(e) if e.desynchronises() => State::NeedsSync,
+        _ => state,
     }
 }
 

@@ -8,6 +8,7 @@
 //! error line (`JSON parse error, stray '\uFFFD'`); like any other stale output, it is
 //! skipped.
 
+use crate::framing::{Decoder, Frame};
 use crate::message::{parse_reply, MaybeInt, Reply};
 
 /// A fresh id for a sync request: random, non-negative and within the 53 bits that any
@@ -33,6 +34,23 @@ fn fallback_random() -> u64 {
 /// Whether a message is the answer to the sync request with `id`.
 pub(crate) fn is_reply(message: &[u8], id: i64) -> bool {
     matches!(parse_reply::<MaybeInt>(message), Ok(Reply::Return(MaybeInt(Some(n)))) if n == id)
+}
+
+/// Reads the frames `decoder` holds until the answer to the sync `id`; whether it
+/// came. Everything else is stale and skipped: other responses, garbage, the agent's
+/// complaint about a 0xFF, frames too large to keep.
+pub(crate) fn find_reply(decoder: &mut Decoder, id: i64) -> bool {
+    loop {
+        match decoder.next_frame() {
+            Ok(Some(Frame::Message(range))) => {
+                if is_reply(decoder.bytes(range), id) {
+                    return true;
+                }
+            }
+            Ok(Some(Frame::Sentinel | Frame::Garbage(_))) | Err(_) => {}
+            Ok(None) => return false,
+        }
+    }
 }
 
 #[cfg(test)]
