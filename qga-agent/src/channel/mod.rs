@@ -271,6 +271,9 @@ pub fn run<P: Protocol + ?Sized>(
         if !spec.retry {
             return Err(error);
         }
+        // Whatever the lost channel's host half-sent, or sent behind a reply that was
+        // never written, is not for the host of the reopened one.
+        protocol.reset();
         tracing::error!("{error}");
         tracing::warn!(
             "channel closed or unavailable, retrying in {} seconds",
