@@ -21,7 +21,7 @@ pub fn target_dir(root: &Path) -> PathBuf {
 }
 
 /// Runs `cargo build --quiet ARGS` in the workspace root, with `rustflags` added to
-/// the caller's `RUSTFLAGS` when given.
+/// the caller's flags when given.
 pub fn cargo_build(root: &Path, args: &[&str], rustflags: Option<&str>) -> Result<(), String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -31,12 +31,24 @@ pub fn cargo_build(root: &Path, args: &[&str], rustflags: Option<&str>) -> Resul
         .args(["build", "--quiet"])
         .args(args);
     if let Some(flags) = rustflags {
-        let mut all = std::env::var("RUSTFLAGS").unwrap_or_default();
-        if !all.trim().is_empty() {
-            all.push(' ');
+        // Cargo takes CARGO_ENCODED_RUSTFLAGS (flags separated by 0x1F) over RUSTFLAGS:
+        // the flags go into whichever the caller uses.
+        if let Ok(mut encoded) = std::env::var("CARGO_ENCODED_RUSTFLAGS") {
+            for flag in flags.split_whitespace() {
+                if !encoded.is_empty() {
+                    encoded.push('\x1f');
+                }
+                encoded.push_str(flag);
+            }
+            command.env("CARGO_ENCODED_RUSTFLAGS", encoded);
+        } else {
+            let mut all = std::env::var("RUSTFLAGS").unwrap_or_default();
+            if !all.trim().is_empty() {
+                all.push(' ');
+            }
+            all.push_str(flags);
+            command.env("RUSTFLAGS", all);
         }
-        all.push_str(flags);
-        command.env("RUSTFLAGS", all);
     }
     let status = command
         .status()
