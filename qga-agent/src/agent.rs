@@ -11,7 +11,7 @@ use crate::commands::file::FileTable;
 use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver, MountTable};
 use crate::commands::power::{Power, SuspendMode};
 use crate::commands::{clock, cpu, fsinfo, fstrim, host, memory, network, password};
-use crate::state::State;
+use crate::daemon::state::State;
 
 /// A command failure, as the client sees it.
 fn generic(e: CommandError) -> Error {

@@ -1,6 +1,6 @@
 //! qga-agent: the guest agent daemon, a drop-in replacement for qemu-ga.
 //!
-//! Glue: the daemon ([`qga_agent::daemon`]) runs the main loop over a
+//! Glue: the daemon ([`qga_agent::daemon::run`]) runs the main loop over a
 //! [`Protocol`] made of qga-dispatch's `Session` (framing, parsing, policy,
 //! responses) and the [`Agent`] (the command handlers).
 
@@ -63,5 +63,5 @@ impl Protocol for Wired {
 }
 
 fn main() -> ExitCode {
-    qga_agent::daemon::main(&command_names(), Wired::new)
+    qga_agent::daemon::run::main(&command_names(), Wired::new)
 }

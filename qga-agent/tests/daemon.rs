@@ -555,7 +555,7 @@ fn daemon_pidfile_lock_descriptors_and_sigterm() {
         .trim()
         .parse()
         .unwrap();
-    assert!(qga_agent::pidfile::is_locked(&pidfile).unwrap());
+    assert!(qga_agent::daemon::pidfile::is_locked(&pidfile).unwrap());
     let mut client = UnixStream::connect(&socket).unwrap();
     client.write_all(br#"{"execute": "guest-ping"}"#).unwrap();
     let mut answer = String::new();

@@ -30,8 +30,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::signals::{Signals, StopReason};
+use crate::daemon::config::Config;
+use crate::daemon::signals::{Signals, StopReason};
 pub use listen::{VsockAddr, VsockAddrError};
 
 /// What the main loop hands the bytes it reads to: the protocol session.

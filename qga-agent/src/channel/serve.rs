@@ -14,7 +14,7 @@ use rustix::time::Timespec;
 use super::device::Device;
 use super::listen::Listener;
 use super::Protocol;
-use crate::signals::{Signals, StopReason};
+use crate::daemon::signals::{Signals, StopReason};
 
 /// How much is read at once.
 const READ_SIZE: usize = 64 * 1024;
@@ -344,7 +344,7 @@ mod tests {
         mut listener: Listener,
         log: Arc<Mutex<Vec<String>>>,
     ) -> (
-        crate::signals::Stopper,
+        crate::daemon::signals::Stopper,
         thread::JoinHandle<(io::Result<StopReason>, usize)>,
     ) {
         let signals = Signals::new().unwrap();

@@ -27,7 +27,7 @@
 //!   /dev/null without; SIGPIPE is reset to its default and no signal is
 //!   blocked; no other descriptor of the agent reaches the program (glibc
 //!   closes every one from 3 up in the child, and everything the agent opens is
-//!   close-on-exec anyway: see [`crate::fds`]);
+//!   close-on-exec anyway: see [`crate::daemon::fds`]);
 //! - each captured stream keeps its first 16 MiB; the rest is read and dropped,
 //!   and sets `out-truncated`/`err-truncated`;
 //! - a process is `exited` once it has been reaped and, when captured, both its

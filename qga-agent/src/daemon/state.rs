@@ -21,7 +21,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::config::keyfile::{KeyFile, Writer};
+use crate::keyfile::{KeyFile, Writer};
 
 /// The counter's file in the state directory.
 pub const STATE_FILE: &str = "qga.state";

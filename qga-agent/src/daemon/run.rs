@@ -15,14 +15,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::channel::{self, activation, Channel, ChannelSpec, Protocol};
-use crate::cli::{self, Parsed};
-use crate::config::Config;
-use crate::daemonize::{self, Readiness};
-use crate::freeze_watch::{FreezeWatch, PidfileSlot};
-use crate::logging::{self, LogControl};
-use crate::pidfile::Pidfile;
-use crate::signals::{Signals, StopReason, Stopper};
-use crate::state::{self, State};
+use crate::daemon::cli::{self, Parsed};
+use crate::daemon::config::Config;
+use crate::daemon::daemonize::{self, Readiness};
+use crate::daemon::freeze_watch::{FreezeWatch, PidfileSlot};
+use crate::daemon::logging::{self, LogControl};
+use crate::daemon::pidfile::Pidfile;
+use crate::daemon::signals::{Signals, StopReason, Stopper};
+use crate::daemon::state::{self, State};
 
 /// What the protocol is built from, once the daemon is set up.
 pub struct Startup<'a> {
@@ -58,7 +58,7 @@ where
         .unwrap_or_else(|| "qga-agent".into());
     let args: Vec<OsString> = args.collect();
     // Nothing this process inherited reaches guest-exec's children.
-    let _ = crate::fds::cloexec_inherited();
+    let _ = crate::daemon::fds::cloexec_inherited();
     match prepare(&program, &args, commands) {
         Prepared::Exit(code) => code,
         Prepared::Run(config, activated) => run(*config, activated, commands, make_protocol),
@@ -99,7 +99,7 @@ fn prepare(program: &str, args: &[OsString], commands: &[&str]) -> Prepared {
             return Prepared::Exit(ExitCode::FAILURE);
         }
     };
-    config.apply_command_line(&line);
+    line.apply_to(&mut config);
 
     let activated = match activation::take() {
         Ok(activated) => activated,

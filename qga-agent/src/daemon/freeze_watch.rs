@@ -1,7 +1,7 @@
 //! What the daemon does when the guest's filesystems are frozen and thawed:
 //! the fsfreeze commands report each change to a [`FreezeWatch`].
 //!
-//! Frozen: the log stops writing to files (see [`crate::logging`]). Thawed:
+//! Frozen: the log stops writing to files (see [`crate::daemon::logging`]). Thawed:
 //! the log resumes, opening its file if the agent started frozen, and a
 //! daemon that started frozen takes its pid file only now (writing it earlier
 //! could have blocked on a frozen filesystem), as qemu-ga does.
@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::logging::LogControl;
-use crate::pidfile::Pidfile;
+use crate::daemon::logging::LogControl;
+use crate::daemon::pidfile::Pidfile;
 
 /// The daemon's pid file: taken, waiting for a thaw, or none.
 #[derive(Debug, Default)]

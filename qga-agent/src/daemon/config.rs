@@ -15,17 +15,18 @@
 //! takes for one unknown command name and so blocks nothing. Ours keeps the
 //! items as qemu-ga does (for `-D`), and splits them again at `;` when it
 //! applies them ([`Config::blocked_rpcs`], [`Config::allowed_rpcs`]).
-
-pub mod keyfile;
+//!
+//! This module knows nothing of the command line: the defaults and the list
+//! split live here, and [`crate::daemon::cli`] applies what it parsed onto a
+//! [`Config`] (`CommandLine::apply_to`).
 
 use std::ffi::OsString;
 use std::fmt;
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::CommandLine;
-use keyfile::{KeyFile, ParseError, ValueError, Writer};
+use crate::keyfile::{KeyFile, ParseError, ValueError, Writer};
 
 /// The config file read when `QGA_CONF` is not set.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/qemu/qemu-ga.conf";
@@ -213,32 +214,6 @@ impl Config {
         Ok(warnings)
     }
 
-    /// Applies the command line over the file's values.
-    pub fn apply_command_line(&mut self, line: &CommandLine) {
-        fn set<T: Clone>(target: &mut T, value: &Option<T>) {
-            if let Some(value) = value {
-                *target = value.clone();
-            }
-        }
-        set(&mut self.method, &line.method);
-        if line.path.is_some() {
-            self.path.clone_from(&line.path);
-        }
-        if line.logfile.is_some() {
-            self.logfile.clone_from(&line.logfile);
-        }
-        set(&mut self.pidfile, &line.pidfile);
-        if line.fsfreeze_hook.is_some() {
-            self.fsfreeze_hook.clone_from(&line.fsfreeze_hook);
-        }
-        set(&mut self.statedir, &line.statedir);
-        self.verbose |= line.verbose;
-        self.daemonize |= line.daemonize;
-        self.retry_path |= line.retry_path;
-        self.block_rpcs.extend(line.block_rpcs.iter().cloned());
-        self.allow_rpcs.extend(line.allow_rpcs.iter().cloned());
-    }
-
     /// Fills in the default path of the method. `activated` says the channel
     /// comes from systemd socket activation, which needs no path.
     pub fn finish(&mut self, activated: bool) -> Result<(), ConfigError> {
@@ -335,11 +310,6 @@ impl Config {
     }
 }
 
-/// `bytes` as an `OsString` (for values given on the command line).
-pub fn os(bytes: &[u8]) -> OsString {
-    OsString::from_vec(bytes.to_vec())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,25 +354,6 @@ mod tests {
         );
         assert_eq!(config.blocked_rpcs(), ["guest-ping", "guest-info"]);
         assert_eq!(config.allowed_rpcs(), Some(vec!["b".into(), "a".into()]));
-    }
-
-    #[test]
-    fn command_line_wins_and_lists_accumulate() {
-        let mut config =
-            from_file("[general]\nblock-rpcs=guest-ping,guest-info\nmethod=isa-serial\n");
-        let line = CommandLine {
-            method: Some("unix-listen".into()),
-            path: Some("/s".into()),
-            block_rpcs: [split_list("a"), split_list("b,c")].concat(),
-            verbose: true,
-            ..CommandLine::default()
-        };
-        config.apply_command_line(&line);
-        assert_eq!(config.method, "unix-listen");
-        assert_eq!(config.path.as_deref(), Some(OsStr::new("/s")));
-        assert!(config.verbose);
-        assert_eq!(config.block_rpcs.join(","), "guest-info,guest-ping,a,c,b");
-        assert_eq!(config.allowed_rpcs(), None);
     }
 
     #[test]

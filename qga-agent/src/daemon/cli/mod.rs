@@ -8,14 +8,18 @@
 //! `--fsfreeze-hook=/path`). `-h`, `-V` and `-b help` act as soon as they are
 //! met; an error stops the parse where it happens. The error texts are those of
 //! glibc's getopt, which qemu-ga prints.
+//!
+//! The parsed line is applied over the config file's values by
+//! [`CommandLine::apply_to`]: the command line knows the configuration, the
+//! configuration does not know the command line.
 
 mod help;
 
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use crate::config::{os, split_list, DEFAULT_FSFREEZE_HOOK};
+use crate::daemon::config::{split_list, Config, DEFAULT_FSFREEZE_HOOK};
 pub use help::{usage, version};
 
 /// What the command line sets; `None`/empty where it says nothing.
@@ -45,6 +49,41 @@ pub struct CommandLine {
     pub block_rpcs: Vec<String>,
     /// `-a` items.
     pub allow_rpcs: Vec<String>,
+}
+
+impl CommandLine {
+    /// Applies the command line over the config file's values: a scalar given
+    /// here wins, the switches can only be turned on, the lists accumulate
+    /// after the file's items.
+    pub fn apply_to(&self, config: &mut Config) {
+        fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+            if let Some(value) = value {
+                *target = value.clone();
+            }
+        }
+        set(&mut config.method, &self.method);
+        if self.path.is_some() {
+            config.path.clone_from(&self.path);
+        }
+        if self.logfile.is_some() {
+            config.logfile.clone_from(&self.logfile);
+        }
+        set(&mut config.pidfile, &self.pidfile);
+        if self.fsfreeze_hook.is_some() {
+            config.fsfreeze_hook.clone_from(&self.fsfreeze_hook);
+        }
+        set(&mut config.statedir, &self.statedir);
+        config.verbose |= self.verbose;
+        config.daemonize |= self.daemonize;
+        config.retry_path |= self.retry_path;
+        config.block_rpcs.extend(self.block_rpcs.iter().cloned());
+        config.allow_rpcs.extend(self.allow_rpcs.iter().cloned());
+    }
+}
+
+/// `bytes` as an `OsString` (for values given on the command line).
+fn os(bytes: &[u8]) -> OsString {
+    OsString::from_vec(bytes.to_vec())
 }
 
 /// What the command line asks for.
@@ -333,6 +372,29 @@ mod tests {
             Parsed::Error(e) => e,
             other => panic!("{args:?}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn command_line_wins_and_lists_accumulate() {
+        let keys = crate::keyfile::KeyFile::parse(
+            b"[general]\nblock-rpcs=guest-ping,guest-info\nmethod=isa-serial\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        config.apply_file(&keys).unwrap();
+        let line = CommandLine {
+            method: Some("unix-listen".into()),
+            path: Some("/s".into()),
+            block_rpcs: [split_list("a"), split_list("b,c")].concat(),
+            verbose: true,
+            ..CommandLine::default()
+        };
+        line.apply_to(&mut config);
+        assert_eq!(config.method, "unix-listen");
+        assert_eq!(config.path.as_deref(), Some(std::ffi::OsStr::new("/s")));
+        assert!(config.verbose);
+        assert_eq!(config.block_rpcs.join(","), "guest-info,guest-ping,a,c,b");
+        assert_eq!(config.allowed_rpcs(), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `--help` and `--version`, laid out as qemu-ga's, in our own words.
 
-use crate::config::{
+use crate::daemon::config::{
     DEFAULT_CONFIG_FILE, DEFAULT_FSFREEZE_HOOK, DEFAULT_PIDFILE, DEFAULT_SERIAL_PATH,
     DEFAULT_STATEDIR, DEFAULT_VIRTIO_PATH,
 };
