@@ -1,14 +1,5 @@
-//! The file and exec command modules, compiled into this test crate (the agent
-//! is a binary crate): their unit tests run here, and the tests below compare
-//! them with QEMU's agent when `/usr/sbin/qemu-ga` is installed.
-
-#[allow(dead_code)]
-#[path = "../src/commands"]
-mod commands {
-    pub mod error;
-    pub mod exec;
-    pub mod file;
-}
+//! The file and exec command modules, through the agent's library, compared
+//! with QEMU's agent when `/usr/sbin/qemu-ga` is installed.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -16,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use commands::error::CommandError;
-use commands::exec::ExecTable;
-use commands::file::{Counter, FileTable};
+use qga_agent::commands::error::CommandError;
+use qga_agent::commands::exec::ExecTable;
+use qga_agent::commands::file::{Counter, FileTable};
 use qga_types::commands::GuestExecArguments;
 use qga_types::{GuestFileWhence, QGASeek};
 use serde::Serialize;

@@ -8,10 +8,7 @@
 //! fixture utmp over /run, so both agents read the same fixtures; where namespaces
 //! are not available those parts are skipped.
 
-#[path = "info_common/commands.rs"]
-#[allow(dead_code)]
-mod commands;
-#[path = "info_common/fixtures.rs"]
+// Each test crate uses some of the fixtures.
 #[allow(dead_code)]
 mod fixtures;
 
@@ -22,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use commands::{cpu, fsinfo, host, memory, network};
+use qga_agent::commands::{cpu, fsinfo, host, memory, network};
 use serde_json::{json, Value};
 
 /// The qemu-ga binary: $QEMU_GA, or the usual places. `None` means skip the test

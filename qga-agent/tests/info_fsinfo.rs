@@ -3,10 +3,7 @@
 //! a device-mapper volume over two disks, s390x CCW and virtio-mmio disks, an
 //! unknown driver, a loop device and a device missing from sysfs.
 
-#[path = "info_common/commands.rs"]
-#[allow(dead_code)]
-mod commands;
-#[path = "info_common/fixtures.rs"]
+// Each test crate uses some of the fixtures.
 #[allow(dead_code)]
 mod fixtures;
 
@@ -14,8 +11,8 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use commands::fsinfo::{self, FsInfoSources, FsMount};
 use fixtures::{block_device, pci_driver as driver};
+use qga_agent::commands::fsinfo::{self, FsInfoSources, FsMount};
 use serde_json::{json, Value};
 
 struct Fixture {

@@ -2,18 +2,15 @@
 //! 7.2, which reports exactly these values), utmp reading from fixture files,
 //! and sanity checks of time, host name and time zone on this machine.
 
-#[path = "info_common/commands.rs"]
-#[allow(dead_code)]
-mod commands;
-#[path = "info_common/fixtures.rs"]
+// Each test crate uses some of the fixtures.
 #[allow(dead_code)]
 mod fixtures;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use commands::host;
 use fixtures::utmp_fixture;
+use qga_agent::commands::host;
 
 /// The fields qemu-ga reports for a file; `None` when it ignores the whole file.
 type Fields = Option<Vec<(&'static str, &'static str)>>;
@@ -312,11 +309,14 @@ fn timezone_has_offset_and_zone() {
 #[test]
 fn strerror_texts_are_c_texts() {
     assert_eq!(
-        commands::error::strerror(libc::ENOENT),
+        qga_agent::commands::error::strerror(libc::ENOENT),
         "No such file or directory"
     );
-    assert_eq!(commands::error::strerror(libc::EACCES), "Permission denied");
-    let e = commands::error::errno_error(
+    assert_eq!(
+        qga_agent::commands::error::strerror(libc::EACCES),
+        "Permission denied"
+    );
+    let e = qga_agent::commands::error::errno_error(
         "open(\"/x\")",
         &std::io::Error::from_raw_os_error(libc::ENOENT),
     );

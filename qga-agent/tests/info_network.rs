@@ -1,15 +1,11 @@
 //! guest-network-get-interfaces: the assembly of getifaddrs() entries, hardware
 //! addresses and a fixture /proc/net/dev, and a read of the real interfaces.
 
-#[path = "info_common/commands.rs"]
-#[allow(dead_code)]
-mod commands;
-
 use std::net::IpAddr;
 use std::path::Path;
 
-use commands::error::CommandError;
-use commands::network::{self, IfAddrEntry};
+use qga_agent::commands::error::CommandError;
+use qga_agent::commands::network::{self, IfAddrEntry};
 use serde_json::json;
 
 const NET_DEV: &str = "\

@@ -2,17 +2,14 @@
 //! (guest-set-vcpus and guest-set-memory-blocks never touch the real sysfs),
 //! plus read-only checks of the real system.
 
-#[path = "info_common/commands.rs"]
-#[allow(dead_code)]
-mod commands;
-#[path = "info_common/fixtures.rs"]
+// Each test crate uses some of the fixtures.
 #[allow(dead_code)]
 mod fixtures;
 
 use std::fs;
 use std::path::Path;
 
-use commands::{cpu, memory};
+use qga_agent::commands::{cpu, memory};
 use qga_types::{GuestLogicalProcessor, GuestMemoryBlock, GuestMemoryBlockResponseType};
 use serde_json::json;
 

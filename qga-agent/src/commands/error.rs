@@ -24,7 +24,7 @@ impl From<io::Error> for CommandError {
 }
 
 /// The text of an errno value, as C's `strerror()` gives it (no "(os error N)").
-pub(crate) fn strerror(errno: i32) -> String {
+pub fn strerror(errno: i32) -> String {
     let mut buf = [0 as libc::c_char; 256];
     // SAFETY: the buffer is valid for its length; the XSI strerror_r writes a
     // NUL-terminated string into it (truncated if need be) or fails.
@@ -39,7 +39,7 @@ pub(crate) fn strerror(errno: i32) -> String {
 }
 
 /// The text of an I/O error, as C's `strerror()` gives it.
-pub(crate) fn io_error_text(err: &io::Error) -> String {
+pub fn io_error_text(err: &io::Error) -> String {
     match err.raw_os_error() {
         Some(errno) => strerror(errno),
         None => err.to_string(),
@@ -47,6 +47,6 @@ pub(crate) fn io_error_text(err: &io::Error) -> String {
 }
 
 /// QEMU's `error_setg_errno()`: "MESSAGE: STRERROR".
-pub(crate) fn errno_error(message: impl fmt::Display, err: &io::Error) -> CommandError {
+pub fn errno_error(message: impl fmt::Display, err: &io::Error) -> CommandError {
     CommandError(format!("{message}: {}", io_error_text(err)))
 }
