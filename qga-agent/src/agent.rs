@@ -8,9 +8,10 @@ use qga_types::*;
 use crate::commands::error::CommandError;
 use crate::commands::exec::ExecTable;
 use crate::commands::file::FileTable;
-use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver, MountTable};
+use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver};
+use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
-use crate::commands::{clock, cpu, fsinfo, fstrim, host, memory, network, password};
+use crate::commands::{clock, cpu, fsinfo, fstrim, memory, network, password, system};
 use crate::daemon::state::State;
 
 /// A command failure, as the client sees it.
@@ -131,7 +132,7 @@ impl Handler for Agent {
     }
 
     fn guest_get_time(&mut self) -> Result<i64, Error> {
-        host::get_time().map_err(generic)
+        system::get_time().map_err(generic)
     }
 
     fn guest_set_time(&mut self, arguments: args::GuestSetTimeArguments) -> Result<(), Error> {
@@ -290,18 +291,18 @@ impl Handler for Agent {
     }
 
     fn guest_get_host_name(&mut self) -> Result<GuestHostName, Error> {
-        host::get_host_name().map_err(generic)
+        system::get_host_name().map_err(generic)
     }
 
     fn guest_get_users(&mut self) -> Result<Vec<GuestUser>, Error> {
-        host::get_users().map_err(generic)
+        system::get_users().map_err(generic)
     }
 
     fn guest_get_timezone(&mut self) -> Result<GuestTimezone, Error> {
-        host::get_timezone().map_err(generic)
+        system::get_timezone().map_err(generic)
     }
 
     fn guest_get_osinfo(&mut self) -> Result<GuestOSInfo, Error> {
-        host::get_osinfo().map_err(generic)
+        system::get_osinfo().map_err(generic)
     }
 }

@@ -13,7 +13,7 @@
 use std::fmt;
 
 // GLib's `g_ascii_isspace`, the same set as C's `isspace`.
-use crate::commands::ctype::is_space;
+use crate::ctype::is_space;
 
 /// A parsed key file: the entries of every group, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use qga_agent::commands::{cpu, fsinfo, host, memory, network};
+use qga_agent::commands::mounts::MountTable;
+use qga_agent::commands::{cpu, fsinfo, memory, network, system};
 use serde_json::{json, Value};
 
 /// The qemu-ga binary: $QEMU_GA, or the usual places. `None` means skip the test
@@ -223,16 +224,16 @@ fn host_name_and_timezone() {
     let Some(bin) = qemu_ga_binary() else { return };
     let ga = QemuGa::start(&bin, &[]);
     assert_eq!(
-        to_json(&host::get_host_name().unwrap()),
+        to_json(&system::get_host_name().unwrap()),
         ga.ok("guest-get-host-name")
     );
     assert_eq!(
-        to_json(&host::get_timezone().unwrap()),
+        to_json(&system::get_timezone().unwrap()),
         ga.ok("guest-get-timezone")
     );
     // Time: same shape, and close (qemu-ga has microsecond precision).
     let theirs = ga.ok("guest-get-time").as_i64().unwrap();
-    let ours = host::get_time().unwrap();
+    let ours = system::get_time().unwrap();
     assert!((ours - theirs).abs() < 60_000_000_000, "{ours} vs {theirs}");
 }
 
@@ -242,7 +243,7 @@ fn timezone_child() {
     if std::env::var_os("QGA_TEST_TIMEZONE_CHILD").is_none() {
         return;
     }
-    println!("TIMEZONE {}", to_json(&host::get_timezone().unwrap()));
+    println!("TIMEZONE {}", to_json(&system::get_timezone().unwrap()));
 }
 
 #[test]
@@ -309,7 +310,7 @@ fn osinfo_with_fixture_os_release() {
     let ga = QemuGa::start(&bin, &[("QGA_OS_RELEASE", file.as_os_str())]);
     for content in fixtures::os_release_samples() {
         std::fs::write(&file, content).unwrap();
-        let ours = to_json(&host::get_osinfo_from(&[&file]).unwrap());
+        let ours = to_json(&system::get_osinfo_from(&[&file]).unwrap());
         let mut theirs = ga.ok("guest-get-osinfo");
         // qemu-ga's one fault here: an unclosed quote keeps a leftover tail of the
         // raw text ("abc gives abcc). Ours gives the quoted text; compare on that.
@@ -333,7 +334,7 @@ fn osinfo_with_fixture_os_release() {
     // A missing file: only the uname members.
     std::fs::remove_file(&file).unwrap();
     assert_eq!(
-        to_json(&host::get_osinfo_from(&[&file]).unwrap()),
+        to_json(&system::get_osinfo_from(&[&file]).unwrap()),
         ga.ok("guest-get-osinfo")
     );
 }
@@ -342,12 +343,12 @@ fn osinfo_with_fixture_os_release() {
 fn osinfo_of_this_machine() {
     let Some(bin) = qemu_ga_binary() else { return };
     let ga = QemuGa::start(&bin, &[]);
-    let ours = if std::env::var_os(host::OS_RELEASE_ENV).is_some() {
+    let ours = if std::env::var_os(system::OS_RELEASE_ENV).is_some() {
         // qemu-ga was started without it: compare with the default files.
-        let paths: Vec<&Path> = host::OS_RELEASE_PATHS.iter().map(Path::new).collect();
-        host::get_osinfo_from(&paths).unwrap()
+        let paths: Vec<&Path> = system::OS_RELEASE_PATHS.iter().map(Path::new).collect();
+        system::get_osinfo_from(&paths).unwrap()
     } else {
-        host::get_osinfo().unwrap()
+        system::get_osinfo().unwrap()
     };
     assert_eq!(to_json(&ours), ga.ok("guest-get-osinfo"));
 }
@@ -449,7 +450,7 @@ fn vcpus_and_memory_blocks_of_fixtures() {
 fn users() {
     let Some(bin) = qemu_ga_binary() else { return };
     let ga = QemuGa::start(&bin, &[]);
-    let ours = to_json(&host::get_users().unwrap());
+    let ours = to_json(&system::get_users().unwrap());
     let theirs = ga.ok("guest-get-users");
     assert_eq!(shape(&ours), shape(&theirs));
     assert_eq!(floats(&ours), floats(&theirs));
@@ -469,7 +470,7 @@ fn users_of_fixture_utmp() {
     let Some(ga) = QemuGa::start_in_namespace(&bin, &setup) else {
         return;
     };
-    let ours = floats(&to_json(&host::get_users_from(&utmp).unwrap()));
+    let ours = floats(&to_json(&system::get_users_from(&utmp).unwrap()));
     let mut theirs = floats(&ga.ok("guest-get-users"));
     assert_eq!(ours.as_array().unwrap().len(), 3);
     // The one difference kept on purpose: a name that fills ut_user's 32 bytes has
@@ -560,8 +561,10 @@ fn filesystems_of_fixture_disks() {
         };
         let theirs = ga.call("guest-get-fsinfo");
         let sources = fsinfo::FsInfoSources {
-            mountinfo,
-            mounts: tmp.path().join("mounts"),
+            mount_table: MountTable {
+                mountinfo,
+                mounts: tmp.path().join("mounts"),
+            },
             sysfs: sys,
             // qemu-ga's libudev refuses a tree that is not sysfs: no dev, no serial.
             udev_data: None,

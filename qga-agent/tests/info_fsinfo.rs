@@ -12,7 +12,8 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 use fixtures::{block_device, pci_driver as driver};
-use qga_agent::commands::fsinfo::{self, FsInfoSources, FsMount};
+use qga_agent::commands::fsinfo::{self, FsInfoSources};
+use qga_agent::commands::mounts::{self, FsMount, MountTable};
 use serde_json::{json, Value};
 
 struct Fixture {
@@ -115,8 +116,10 @@ fn fixture() -> Fixture {
 
     Fixture {
         sources: FsInfoSources {
-            mountinfo: root.join("mountinfo"),
-            mounts: root.join("mounts"),
+            mount_table: MountTable {
+                mountinfo: root.join("mountinfo"),
+                mounts: root.join("mounts"),
+            },
             sysfs: sys,
             udev_data: Some(udev),
         },
@@ -209,7 +212,7 @@ fn fsinfo_from_fixture() {
         m[12].1,
         m[13].1,
     );
-    fs::write(&fx.sources.mountinfo, mountinfo).unwrap();
+    fs::write(&fx.sources.mount_table.mountinfo, mountinfo).unwrap();
 
     let got = fsinfo::get_fsinfo_from(&fx.sources).unwrap();
     let mut got = serde_json::to_value(&got).unwrap();
@@ -364,7 +367,7 @@ fn fsinfo_errors_and_fallback() {
     // A sysfs link that cannot be resolved: the whole command fails.
     symlink("1:1", fx.sources.sysfs.join("dev/block/1:1")).unwrap();
     fs::write(
-        &fx.sources.mountinfo,
+        &fx.sources.mount_table.mountinfo,
         format!("21 1 1:1 / {escaped} rw - ext4 /dev/x rw\n"),
     )
     .unwrap();
@@ -377,18 +380,18 @@ fn fsinfo_errors_and_fallback() {
     );
 
     // No mountinfo: /proc/self/mounts format, then an error when neither opens.
-    fs::remove_file(&fx.sources.mountinfo).unwrap();
+    fs::remove_file(&fx.sources.mount_table.mountinfo).unwrap();
     assert_eq!(
         fsinfo::get_fsinfo_from(&fx.sources).unwrap_err().0,
         format!(
             "failed to open mtab file: '{}'",
-            fx.sources.mounts.display()
+            fx.sources.mount_table.mounts.display()
         )
     );
     let bind_source = fx.root.join("bind-source");
     fs::create_dir(&bind_source).unwrap();
     fs::write(
-        &fx.sources.mounts,
+        &fx.sources.mount_table.mounts,
         format!(
             "proc /proc proc rw 0 0\n\
              /dev/no-such-disk {escaped} ext4 rw 0 0\n\
@@ -415,7 +418,7 @@ fn mountinfo_parsing() {
         38 35 0:30 / /proc rw - proc proc rw\n\
         39 35 0:31 / /btrfs rw - btrfs /nonexistent rw\n\
         40 35 8:2 / /last rw - vfat /dev/sda2";
-    let mounts = fsinfo::parse_mountinfo(content);
+    let mounts = mounts::parse_mountinfo(content);
     assert_eq!(
         mounts,
         vec![
@@ -443,11 +446,7 @@ fn real_fsinfo_reads() {
         assert!(!fs.name.is_empty());
         assert!(!fs.mountpoint.is_empty());
     }
-    let mounts = fsinfo::mount_list(
-        Path::new("/proc/self/mountinfo"),
-        Path::new("/proc/self/mounts"),
-    )
-    .unwrap();
+    let mounts = MountTable::default().list().unwrap();
     assert_eq!(mounts.len(), got.len());
 }
 
@@ -470,7 +469,7 @@ fn slaves_loop_ends() {
     )
     .unwrap();
     fs::write(
-        &fx.sources.mountinfo,
+        &fx.sources.mount_table.mountinfo,
         format!("21 1 253:1 / {escaped} rw - ext4 /dev/mapper/x rw\n"),
     )
     .unwrap();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use fixtures::utmp_fixture;
-use qga_agent::commands::host;
+use qga_agent::commands::system;
 
 /// The fields qemu-ga reports for a file; `None` when it ignores the whole file.
 type Fields = Option<Vec<(&'static str, &'static str)>>;
@@ -149,7 +149,7 @@ fn os_release_parsing_matches_qemu_ga() {
     let contents: Vec<&[u8]> = os_release_cases().iter().map(|(c, _)| *c).collect();
     assert_eq!(contents, fixtures::os_release_samples());
     for (content, expected) in os_release_cases() {
-        let got = host::parse_os_release(content);
+        let got = system::parse_os_release(content);
         let expected: Option<HashMap<String, String>> = expected.map(|fields| {
             fields
                 .into_iter()
@@ -186,15 +186,15 @@ fn os_release_parsing_matches_qemu_ga() {
 
 #[test]
 fn os_release_value_rules() {
-    assert_eq!(host::os_release_value("debian"), "debian");
-    assert_eq!(host::os_release_value("a b;c"), "a");
-    assert_eq!(host::os_release_value("a;b c"), "a");
-    assert_eq!(host::os_release_value("\"a b\" c"), "a b");
-    assert_eq!(host::os_release_value("\"\\$HOME\\`x\\`\""), "$HOME`x`");
-    assert_eq!(host::os_release_value("\"a\\nb\""), "a\\nb");
-    assert_eq!(host::os_release_value("'a b'"), "'a");
-    assert_eq!(host::os_release_value("\"abc"), "abc");
-    assert_eq!(host::os_release_value(""), "");
+    assert_eq!(system::os_release_value("debian"), "debian");
+    assert_eq!(system::os_release_value("a b;c"), "a");
+    assert_eq!(system::os_release_value("a;b c"), "a");
+    assert_eq!(system::os_release_value("\"a b\" c"), "a b");
+    assert_eq!(system::os_release_value("\"\\$HOME\\`x\\`\""), "$HOME`x`");
+    assert_eq!(system::os_release_value("\"a\\nb\""), "a\\nb");
+    assert_eq!(system::os_release_value("'a b'"), "'a");
+    assert_eq!(system::os_release_value("\"abc"), "abc");
+    assert_eq!(system::os_release_value(""), "");
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn osinfo_from_files() {
     )
     .unwrap();
 
-    let info = host::get_osinfo_from(&[&missing, &bad, &good]).unwrap();
+    let info = system::get_osinfo_from(&[&missing, &bad, &good]).unwrap();
     let uname = rustix::system::uname();
     assert_eq!(
         info.kernel_release.as_deref(),
@@ -233,7 +233,7 @@ fn osinfo_from_files() {
     assert_eq!(info.variant_id, None);
 
     // No usable file: only the uname fields.
-    let info = host::get_osinfo_from(&[&missing, &bad]).unwrap();
+    let info = system::get_osinfo_from(&[&missing, &bad]).unwrap();
     let json = serde_json::to_value(&info).unwrap();
     let mut keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
     keys.sort();
@@ -245,7 +245,7 @@ fn users_from_utmp_fixture() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("utmp");
     std::fs::write(&path, utmp_fixture()).unwrap();
-    let users = host::get_users_from(&path).unwrap();
+    let users = system::get_users_from(&path).unwrap();
     let json = serde_json::to_value(&users).unwrap();
     assert_eq!(
         json,
@@ -262,16 +262,16 @@ fn users_from_utmp_fixture() {
 fn users_without_utmp() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
-        host::get_users_from(&dir.path().join("none")).unwrap(),
+        system::get_users_from(&dir.path().join("none")).unwrap(),
         vec![]
     );
     // Nothing but a partial record.
     let path = dir.path().join("short");
     std::fs::write(&path, vec![7u8; 383]).unwrap();
-    assert_eq!(host::get_users_from(&path).unwrap(), vec![]);
+    assert_eq!(system::get_users_from(&path).unwrap(), vec![]);
     // The real file is read without error, whatever it holds.
-    host::get_users_from(Path::new(host::UTMP_PATH)).unwrap();
-    host::get_users().unwrap();
+    system::get_users_from(Path::new(system::UTMP_PATH)).unwrap();
+    system::get_users().unwrap();
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn time_is_now_in_nanoseconds() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as i64;
-    let t = host::get_time().unwrap();
+    let t = system::get_time().unwrap();
     let after = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -290,7 +290,7 @@ fn time_is_now_in_nanoseconds() {
 
 #[test]
 fn host_name_is_the_node_name() {
-    let name = host::get_host_name().unwrap();
+    let name = system::get_host_name().unwrap();
     assert_eq!(
         name.host_name,
         rustix::system::uname().nodename().to_str().unwrap()
@@ -301,7 +301,7 @@ fn host_name_is_the_node_name() {
 
 #[test]
 fn timezone_has_offset_and_zone() {
-    let tz = host::get_timezone().unwrap();
+    let tz = system::get_timezone().unwrap();
     assert!(tz.offset.abs() <= 14 * 3600 + 3600, "{}", tz.offset);
     assert!(tz.zone.as_deref().is_some_and(|z| !z.is_empty()));
 }

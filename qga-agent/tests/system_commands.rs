@@ -19,11 +19,12 @@ use std::thread;
 use std::time::Duration;
 
 use qga_agent::commands::clock::{set_time, RecordingClock};
-use qga_agent::commands::error::CommandError;
-use qga_agent::commands::fsfreeze::{Freezer, FreezerConfig, MountTable, FROZEN_STATE_FILE};
+use qga_agent::commands::error::{CommandError, UNSUPPORTED};
+use qga_agent::commands::fsfreeze::{Freezer, FreezerConfig, FROZEN_STATE_FILE};
 use qga_agent::commands::fstrim::fstrim_in;
+use qga_agent::commands::mounts::MountTable;
 use qga_agent::commands::password::set_user_password_with;
-use qga_agent::commands::power::{Power, SuspendMode, UNSUPPORTED};
+use qga_agent::commands::power::{Power, SuspendMode};
 use qga_types::commands::GuestSetUserPasswordArguments;
 use qga_types::{GuestFilesystemTrimResult, GuestFsfreezeStatus};
 

@@ -38,7 +38,8 @@ use std::path::{Path, PathBuf};
 
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::power::{run_helper, HelperExit, UNSUPPORTED};
+use crate::commands::error::UNSUPPORTED;
+use crate::commands::helper::{run_helper, HelperExit};
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
 

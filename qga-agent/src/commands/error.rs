@@ -5,6 +5,9 @@ use std::ffi::CStr;
 use std::fmt;
 use std::io;
 
+/// The text of QEMU's QERR_UNSUPPORTED.
+pub const UNSUPPORTED: &str = "this feature or command is not currently supported";
+
 /// A command failed; the message is what the client sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandError(pub String);

@@ -48,39 +48,12 @@ use qga_types::GuestFsfreezeStatus;
 
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::fsinfo::{mount_list, FsMount};
-use crate::commands::power::{run_helper, HelperExit};
+use crate::commands::helper::{run_helper, HelperExit};
+use crate::commands::mounts::{FsMount, MountTable};
 
 /// The name of the state file in the state directory: it exists while the
 /// filesystems are frozen, so that an agent started again knows.
 pub const FROZEN_STATE_FILE: &str = "qga.state.isfrozen";
-
-/// Where the mounted filesystems are listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountTable {
-    /// The mount table in mountinfo format (`/proc/self/mountinfo`).
-    pub mountinfo: PathBuf,
-    /// The mount table in fstab format, read when `mountinfo` cannot be
-    /// (`/proc/self/mounts`).
-    pub mounts: PathBuf,
-}
-
-impl Default for MountTable {
-    fn default() -> Self {
-        MountTable {
-            mountinfo: PathBuf::from("/proc/self/mountinfo"),
-            mounts: PathBuf::from("/proc/self/mounts"),
-        }
-    }
-}
-
-impl MountTable {
-    /// The local filesystems, in the table's order (qemu-ga's
-    /// build_fs_mount_list()).
-    pub fn list(&self) -> Result<Vec<FsMount>, CommandError> {
-        mount_list(&self.mountinfo, &self.mounts)
-    }
-}
 
 /// What a [`Freezer`] works with.
 #[derive(Debug, Clone, PartialEq, Eq)]

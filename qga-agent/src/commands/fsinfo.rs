@@ -1,10 +1,8 @@
 //! guest-get-fsinfo, as qemu-ga 7.2 does it on Linux.
 //!
-//! The mounts come from /proc/self/mountinfo (or, when that cannot be opened,
-//! /proc/self/mounts). Every mount whose device has major number 0 is left out
-//! (proc, sysfs, tmpfs, overlay, NFS, CIFS and every other virtual or network
-//! filesystem), except btrfs, whose real device is found by stat()ing its source.
-//! The answer lists the mounts in the reverse of the mount table's order.
+//! The mounts are the local filesystems of the mount table ([`MountTable`],
+//! shared with guest-fsfreeze-* and guest-fstrim). The answer lists them in
+//! the reverse of the mount table's order.
 //!
 //! Each mount's device is resolved through sysfs (`/sys/dev/block/MAJ:MIN`): `name`
 //! is the last component of the device's sysfs path; a virtual device
@@ -20,26 +18,23 @@
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use qga_types::{
     GuestCCWAddress, GuestDiskAddress, GuestDiskBusType, GuestFilesystemInfo, GuestPCIAddress,
 };
 
-use crate::commands::ctype::{is_space, sign_prefix};
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
+use crate::commands::mounts::{FsMount, MountTable};
+use crate::ctype::{sign_prefix, Scanner};
 
 /// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
 /// system; tests point the fields at fixtures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsInfoSources {
-    /// The mount table in mountinfo format (`/proc/self/mountinfo`).
-    pub mountinfo: PathBuf,
-    /// The mount table in fstab format, used when `mountinfo` cannot be opened
-    /// (`/proc/self/mounts`).
-    pub mounts: PathBuf,
+    /// The mount table (`/proc/self/mountinfo`, or `/proc/self/mounts`).
+    pub mount_table: MountTable,
     /// The sysfs root (`/sys`).
     pub sysfs: PathBuf,
     /// udev's database of devices (`/run/udev/data`), for disk serial numbers.
@@ -51,25 +46,11 @@ pub struct FsInfoSources {
 impl Default for FsInfoSources {
     fn default() -> Self {
         FsInfoSources {
-            mountinfo: PathBuf::from("/proc/self/mountinfo"),
-            mounts: PathBuf::from("/proc/self/mounts"),
+            mount_table: MountTable::default(),
             sysfs: PathBuf::from("/sys"),
             udev_data: Some(PathBuf::from("/run/udev/data")),
         }
     }
-}
-
-/// One mounted local filesystem (qemu-ga's `FsMount`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FsMount {
-    /// The mount point, with the mount table's octal escapes decoded.
-    pub dirname: PathBuf,
-    /// The filesystem type.
-    pub devtype: String,
-    /// The device's major number.
-    pub devmajor: u32,
-    /// The device's minor number.
-    pub devminor: u32,
 }
 
 /// guest-get-fsinfo for the real system.
@@ -79,249 +60,13 @@ pub fn get_fsinfo() -> Result<Vec<GuestFilesystemInfo>, CommandError> {
 
 /// guest-get-fsinfo from the given sources.
 pub fn get_fsinfo_from(sources: &FsInfoSources) -> Result<Vec<GuestFilesystemInfo>, CommandError> {
-    let mounts = mount_list(&sources.mountinfo, &sources.mounts)?;
+    let mounts = sources.mount_table.list()?;
     let mut result = Vec::with_capacity(mounts.len());
     for mount in &mounts {
         result.push(fsinfo_for_mount(mount, sources)?);
     }
     result.reverse();
     Ok(result)
-}
-
-/// The local filesystems in mount-table order (qemu-ga's `build_fs_mount_list()`,
-/// also the list guest-fsfreeze-* walk): from `mountinfo`, or from `mounts` when
-/// `mountinfo` cannot be opened.
-pub fn mount_list(mountinfo: &Path, mounts: &Path) -> Result<Vec<FsMount>, CommandError> {
-    match fs::read(mountinfo) {
-        Ok(content) => Ok(parse_mountinfo(&content)),
-        Err(_) => match fs::read(mounts) {
-            Ok(content) => Ok(parse_mounts(&content)),
-            Err(_) => Err(CommandError(format!(
-                "failed to open mtab file: '{}'",
-                mounts.display()
-            ))),
-        },
-    }
-}
-
-/// The local filesystems of mountinfo content. Lines that do not have the fields
-/// qemu-ga needs are skipped; mounts with major number 0 are skipped unless they are
-/// btrfs and their source is a block device.
-pub fn parse_mountinfo(content: &[u8]) -> Vec<FsMount> {
-    let mut mounts = Vec::new();
-    for line in content.split_inclusive(|&b| b == b'\n') {
-        let Some(fields) = scan_mountinfo_line(line) else {
-            continue;
-        };
-        let (mut devmajor, mut devminor) = (fields.major, fields.minor);
-        if devmajor == 0 {
-            // btrfs reports major number 0: take the device's.
-            if fields.fstype != b"btrfs" {
-                continue;
-            }
-            match dev_major_minor(Path::new(std::ffi::OsStr::from_bytes(&fields.source))) {
-                DevNumber::Block(major, minor) => {
-                    devmajor = major;
-                    devminor = minor;
-                }
-                DevNumber::Directory | DevNumber::Other => continue,
-            }
-        }
-        mounts.push(FsMount {
-            dirname: PathBuf::from(std::ffi::OsStr::from_bytes(&fields.mountpoint)),
-            devtype: String::from_utf8_lossy(&fields.fstype).into_owned(),
-            devmajor,
-            devminor,
-        });
-    }
-    mounts
-}
-
-struct MountinfoFields {
-    major: u32,
-    minor: u32,
-    mountpoint: Vec<u8>,
-    fstype: Vec<u8>,
-    source: Vec<u8>,
-}
-
-/// A cursor over one line, with the few `scanf()` conversions the parsers need.
-struct Scanner<'a> {
-    s: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Scanner<'a> {
-    fn new(s: &'a [u8]) -> Self {
-        Scanner { s, pos: 0 }
-    }
-
-    fn skip_space(&mut self) {
-        while self.pos < self.s.len() && is_space(self.s[self.pos]) {
-            self.pos += 1;
-        }
-    }
-
-    /// `%u` (after white space): decimal digits.
-    fn unsigned(&mut self) -> Option<u32> {
-        self.skip_space();
-        self.digits(10)
-    }
-
-    /// `%x` (after white space): hexadecimal digits.
-    fn hex(&mut self) -> Option<u32> {
-        self.skip_space();
-        self.digits(16)
-    }
-
-    fn digits(&mut self, radix: u32) -> Option<u32> {
-        let start = self.pos;
-        let mut value: u32 = 0;
-        while let Some(d) = self
-            .s
-            .get(self.pos)
-            .and_then(|&c| char::from(c).to_digit(radix))
-        {
-            value = value.wrapping_mul(radix).wrapping_add(d);
-            self.pos += 1;
-        }
-        (self.pos > start).then_some(value)
-    }
-
-    /// A literal character of the format (not white space).
-    fn literal(&mut self, c: u8) -> Option<()> {
-        (self.s.get(self.pos) == Some(&c)).then(|| self.pos += 1)
-    }
-
-    /// `%s` (after white space): a run of non-space bytes, as a range.
-    fn word(&mut self) -> Option<(usize, usize)> {
-        self.skip_space();
-        let start = self.pos;
-        while self.pos < self.s.len() && !is_space(self.s[self.pos]) {
-            self.pos += 1;
-        }
-        (self.pos > start).then_some((start, self.pos))
-    }
-}
-
-/// qemu-ga's reading of a mountinfo line, "ID PARENT MAJ:MIN ROOT MOUNTPOINT
-/// OPTIONS... - TYPE SOURCE SUPEROPTIONS": the mount point must be followed by at
-/// least one character, and so must the source.
-fn scan_mountinfo_line(line: &[u8]) -> Option<MountinfoFields> {
-    let mut sc = Scanner::new(line);
-    sc.unsigned()?;
-    sc.unsigned()?;
-    let major = sc.unsigned()?;
-    sc.literal(b':')?;
-    let minor = sc.unsigned()?;
-    sc.word()?;
-    let (dir_s, dir_e) = sc.word()?;
-    if dir_e >= line.len() {
-        return None;
-    }
-    let dash = find(&line[dir_e..], b" - ")? + dir_e;
-    let mut sc = Scanner::new(&line[dash..]);
-    sc.skip_space();
-    sc.literal(b'-')?;
-    let (type_s, type_e) = sc.word()?;
-    let (dev_s, dev_e) = sc.word()?;
-    if dash + dev_e >= line.len() {
-        return None;
-    }
-    let tail = &line[dash..];
-    Some(MountinfoFields {
-        major,
-        minor,
-        mountpoint: decode_mntname(&line[dir_s..dir_e]),
-        fstype: tail[type_s..type_e].to_vec(),
-        source: decode_mntname(&tail[dev_s..dev_e]),
-    })
-}
-
-/// The first occurrence of `needle` in `haystack` (C's `strstr`).
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The mount table's escapes: `\\` is a backslash, `\ooo` (first digit 0-3) an
-/// octal byte; any other backslash stays.
-fn decode_mntname(name: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len());
-    let mut i = 0;
-    while i < name.len() {
-        let c = name[i];
-        if c != b'\\' {
-            out.push(c);
-            i += 1;
-        } else if name.get(i + 1) == Some(&b'\\') {
-            out.push(b'\\');
-            i += 2;
-        } else if let (Some(a @ b'0'..=b'3'), Some(b @ b'0'..=b'7'), Some(d @ b'0'..=b'7')) =
-            (name.get(i + 1), name.get(i + 2), name.get(i + 3))
-        {
-            out.push((a - b'0') * 64 + (b - b'0') * 8 + (d - b'0'));
-            i += 4;
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
-}
-
-enum DevNumber {
-    Block(u32, u32),
-    Directory,
-    Other,
-}
-
-/// What a mount source is: a block device (with its numbers), a directory (a bind
-/// mount), or anything else (including a path that cannot be stat()ed).
-fn dev_major_minor(path: &Path) -> DevNumber {
-    match fs::metadata(path) {
-        Ok(m) if m.is_dir() => DevNumber::Directory,
-        Ok(m) if m.file_type().is_block_device() => {
-            let rdev = m.rdev();
-            DevNumber::Block(libc::major(rdev), libc::minor(rdev))
-        }
-        _ => DevNumber::Other,
-    }
-}
-
-/// The local filesystems of /proc/self/mounts content (qemu-ga's fallback): sources
-/// that start with `/`, not smbfs or cifs, not bind mounts of a directory; the
-/// device numbers of the source (0:0 when it is not a block device).
-pub fn parse_mounts(content: &[u8]) -> Vec<FsMount> {
-    let mut mounts = Vec::new();
-    for line in content.split(|&b| b == b'\n') {
-        let mut fields = line
-            .split(|&b| b == b' ' || b == b'\t')
-            .filter(|f| !f.is_empty());
-        let (Some(source), Some(dir), Some(fstype)) = (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        if source.starts_with(b"#") {
-            continue;
-        }
-        let source = decode_mntname(source);
-        if source.first() != Some(&b'/') || fstype == b"smbfs" || fstype == b"cifs" {
-            continue;
-        }
-        let (devmajor, devminor) =
-            match dev_major_minor(Path::new(std::ffi::OsStr::from_bytes(&source))) {
-                DevNumber::Directory => continue,
-                DevNumber::Block(major, minor) => (major, minor),
-                DevNumber::Other => (0, 0),
-            };
-        mounts.push(FsMount {
-            dirname: PathBuf::from(std::ffi::OsStr::from_bytes(&decode_mntname(dir))),
-            devtype: String::from_utf8_lossy(fstype).into_owned(),
-            devmajor,
-            devminor,
-        });
-    }
-    mounts
 }
 
 /// One entry of the answer.
@@ -530,7 +275,7 @@ fn scan_pci(s: &[u8]) -> Option<([u32; 4], usize)> {
     let slot = sc.hex()?;
     sc.literal(b'.')?;
     let function = sc.hex()?;
-    Some(([domain, bus, slot, function], sc.pos))
+    Some(([domain, bus, slot, function], sc.pos()))
 }
 
 /// The SCSI address after "/target": "H:C:T/H:C:T:L" gives (C, T, L).
@@ -566,7 +311,7 @@ fn pci_disk(syspath: &str, disk: &mut GuestDiskAddress) -> Result<bool, CommandE
             .and_then(|_| sc.literal(b':'))
             .and_then(|_| sc.hex())
             .and_then(|_| sc.literal(b'/'))
-            .map(|_| sc.pos)
+            .map(|_| sc.pos())
     };
     let Some((mut pci, len)) =
         first.and_then(|skip| scan_pci(&bytes[p + skip..]).map(|(pci, len)| (pci, skip + len)))
@@ -686,7 +431,7 @@ fn build_hosts(dir: &str, ata: bool) -> Result<Vec<u32>, CommandError> {
 /// one); wrapping.
 fn scan_c_int(s: &[u8]) -> Option<u32> {
     let (negative, pos) = sign_prefix(s);
-    let n = Scanner { s, pos }.digits(10)?;
+    let n = Scanner::at(s, pos).digits(10)?;
     Some(if negative { n.wrapping_neg() } else { n })
 }
 

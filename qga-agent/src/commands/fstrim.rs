@@ -26,7 +26,7 @@ use qga_types::{GuestFilesystemTrimResponse, GuestFilesystemTrimResult};
 
 use crate::commands::error::io_error_text;
 use crate::commands::error::CommandError;
-use crate::commands::fsfreeze::MountTable;
+use crate::commands::mounts::MountTable;
 
 /// The kernel's `struct fstrim_range`.
 #[repr(C)]

@@ -15,9 +15,9 @@ use qga_types::{
     GuestMemoryBlock, GuestMemoryBlockInfo, GuestMemoryBlockResponse, GuestMemoryBlockResponseType,
 };
 
-use crate::commands::ctype::sign_prefix;
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
+use crate::ctype::sign_prefix;
 
 /// The sysfs directory of the memory blocks.
 pub const SYSFS_MEMORY_DIR: &str = "/sys/devices/system/memory";

@@ -1,16 +1,20 @@
-//! The command implementations for Linux, one module per area.
+//! The command implementations for Linux, one module per area, and what
+//! several of them share: [`error`] (the error every command returns),
+//! [`helper`] (running helper programs: power, clock, password, fsfreeze)
+//! and [`mounts`] (the mount table: fsinfo, fsfreeze, fstrim).
 
 pub mod clock;
 pub mod cpu;
-pub mod ctype;
 pub mod error;
 pub mod exec;
 pub mod file;
 pub mod fsfreeze;
 pub mod fsinfo;
 pub mod fstrim;
-pub mod host;
+pub mod helper;
 pub mod memory;
+pub mod mounts;
 pub mod network;
 pub mod password;
 pub mod power;
+pub mod system;

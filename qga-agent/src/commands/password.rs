@@ -31,7 +31,7 @@ use qga_types::commands::GuestSetUserPasswordArguments;
 
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
-use crate::commands::power::{spawn_helper, wait_helper, HelperExit};
+use crate::commands::helper::{spawn_helper, wait_helper, HelperExit};
 
 /// The program guest-set-user-password runs, looked up in PATH.
 pub const CHPASSWD: &str = "chpasswd";

@@ -1,6 +1,6 @@
 //! guest-shutdown and guest-suspend-{disk,ram,hybrid}, as qemu-ga 7.2 does them on
-//! Linux, and the way qemu-ga runs a system program and waits for it (also used by
-//! guest-set-time, guest-set-user-password and the fsfreeze hook).
+//! Linux. shutdown(8) runs as every helper program does ([`crate::commands::helper`]);
+//! the suspend programs run as glib's `g_spawn_sync` runs them (here).
 //!
 //! Every program and file is a field of [`Power`], so that tests can point them
 //! at fakes; [`Power::default`] is the real system.
@@ -37,15 +37,13 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::commands::error::CommandError;
 use crate::commands::error::{errno_error, io_error_text};
-
-/// The text of QEMU's QERR_UNSUPPORTED.
-pub const UNSUPPORTED: &str = "this feature or command is not currently supported";
+use crate::commands::helper::{run_helper, HelperExit};
 
 /// The argument guest-shutdown passes to shutdown(8) as the message.
 pub const SHUTDOWN_MESSAGE: &str = "hypervisor initiated shutdown";
@@ -339,88 +337,6 @@ pub fn suspend(mode: SuspendMode) -> Result<(), CommandError> {
     Power::default().suspend(mode)
 }
 
-/// How a helper program ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HelperExit {
-    /// It exited with this status. A program that could not be executed counts
-    /// as status 1, as qemu-ga's child does `_exit(EXIT_FAILURE)` then.
-    Exited(i32),
-    /// A signal ended it.
-    Signaled,
-}
-
-/// Starts `program` (by its path, never looked up in PATH) with `argv0` and
-/// `args` the way qemu-ga starts its helpers: in a new session (setsid), with
-/// standard output and error on /dev/null and standard input as given. The
-/// agent's own descriptors are close-on-exec, so none reaches the program.
-///
-/// `Ok(None)`: the program could not be executed (to be counted as status 1).
-/// `Err`: no process could be created at all (`failed to create child process`).
-pub(crate) fn spawn_helper(
-    program: &Path,
-    argv0: &OsStr,
-    args: &[&OsStr],
-    stdin: Stdio,
-) -> Result<Option<Child>, CommandError> {
-    let mut command = Command::new(program);
-    command
-        .arg0(argv0)
-        .args(args)
-        .stdin(stdin)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // setsid(), which is async-signal-safe; its failure (already a session
-    // leader) is ignored, as qemu-ga ignores it.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    match command.spawn() {
-        Ok(child) => Ok(Some(child)),
-        // fork() itself failed: there is no child to report a status.
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
-            Err(errno_error("failed to create child process", &e))
-        }
-        Err(_) => Ok(None),
-    }
-}
-
-/// Waits for a helper started by [`spawn_helper`] (`None` is the program that
-/// could not be executed).
-pub(crate) fn wait_helper(child: Option<Child>) -> Result<HelperExit, CommandError> {
-    let Some(mut child) = child else {
-        return Ok(HelperExit::Exited(1));
-    };
-    let status = loop {
-        match child.wait() {
-            Ok(status) => break status,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(errno_error(
-                    format!("failed to wait for child (pid: {})", child.id()),
-                    &e,
-                ))
-            }
-        }
-    };
-    Ok(match status.code() {
-        Some(code) => HelperExit::Exited(code),
-        None => HelperExit::Signaled,
-    })
-}
-
-/// [`spawn_helper`] with standard input on /dev/null, then [`wait_helper`].
-pub(crate) fn run_helper(
-    program: &Path,
-    argv0: &OsStr,
-    args: &[&OsStr],
-) -> Result<HelperExit, CommandError> {
-    wait_helper(spawn_helper(program, argv0, args, Stdio::null())?)
-}
-
 /// Runs `program` (looked up in PATH when it has no '/') as qemu-ga's
 /// suspend helpers run (glib's g_spawn_sync): standard output and error on
 /// /dev/null, in the agent's session. Standard input is /dev/null too (qemu-ga
@@ -520,11 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn helpers_that_cannot_be_executed_are_status_1() {
-        assert_eq!(
-            run_helper(Path::new("/nonexistent/helper"), OsStr::new("helper"), &[]),
-            Ok(HelperExit::Exited(1))
-        );
+    fn a_missing_search_path_program_is_none() {
         assert_eq!(
             run_search_path(Path::new("/nonexistent/helper"), &[]),
             Ok(None)

@@ -1,5 +1,11 @@
-//! Host information: guest-get-time, guest-get-host-name, guest-get-timezone,
-//! guest-get-osinfo and guest-get-users.
+//! The guest system's identity and what it is doing now: guest-get-time,
+//! guest-get-host-name, guest-get-timezone, guest-get-osinfo and
+//! guest-get-users.
+//!
+//! Named `system` rather than `host` (its name until now): in this protocol
+//! the host is QEMU's side, and everything here describes the guest, the
+//! system the agent runs on. The clock is read here; setting it is
+//! [`crate::commands::clock`]'s.
 //!
 //! Every function returns the generated protocol type; the protocol layer only
 //! serialises it. Functions that read files take the path as a parameter (the
@@ -14,6 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use qga_types::{GuestHostName, GuestOSInfo, GuestTimezone, GuestUser};
 
+use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
 
 /// The os-release files qemu-ga reads, in order, when `QGA_OS_RELEASE` is unset.
@@ -25,8 +32,6 @@ pub const OS_RELEASE_ENV: &str = "QGA_OS_RELEASE";
 
 /// The utmp file glibc's `getutxent()` reads (`_PATH_UTMPX`).
 pub const UTMP_PATH: &str = "/var/run/utmp";
-
-use super::error::errno_error;
 
 /// guest-get-time: the system clock in nanoseconds since the epoch.
 ///
