@@ -7,7 +7,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::{de, Error};
+use crate::de;
+use crate::error::Error;
 
 /// The members of a request's `arguments` object (empty when it had none).
 #[derive(Debug)]

@@ -26,7 +26,8 @@
 
 use memchr::memchr3;
 
-use crate::{Error, Limits};
+use crate::error::Error;
+use crate::limits::Limits;
 
 /// What the framer found in the input.
 #[derive(Debug, PartialEq)]

@@ -21,6 +21,7 @@ mod arguments;
 mod command;
 mod de;
 mod error;
+mod format;
 mod framer;
 pub mod json;
 mod limits;

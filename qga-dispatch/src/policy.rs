@@ -12,7 +12,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::Error;
+use crate::error::Error;
 
 /// The commands that run while the filesystems are frozen.
 pub const FROZEN_ALLOWED: &[&str] = &[

@@ -15,8 +15,12 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::response::{write_json, RETURN_OPEN};
-use crate::Error;
+use crate::error::Error;
+use crate::format::write_json;
+
+/// How a success response begins: the room a reply keeps before its text is
+/// for these bytes (the response writer, [`crate::response`], writes them).
+pub(crate) const RETURN_OPEN: &[u8] = b"{\"return\": ";
 
 /// A command's return value as JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]

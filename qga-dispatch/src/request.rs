@@ -7,7 +7,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::{Arguments, Error};
+use crate::arguments::Arguments;
+use crate::error::Error;
 
 /// A well-formed request.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,7 +6,9 @@
 //! enter and leave the frozen state) and reads it (guest-info reports `enabled`). A
 //! plain closure is a `Service` too, one that allows everything.
 
-use crate::{Arguments, Error, Reply};
+use crate::arguments::Arguments;
+use crate::error::Error;
+use crate::reply::Reply;
 
 /// The agent as the session sees it.
 pub trait Service {

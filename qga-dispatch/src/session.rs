@@ -13,8 +13,14 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use crate::command::CommandInfo;
+use crate::error::Error;
+use crate::framer::{Frame, Framer};
+use crate::json;
+use crate::limits::Limits;
+use crate::request::{Rejected, Request};
 use crate::response::{write_error, write_return, DELIMITER};
-use crate::{json, CommandInfo, Error, Frame, Framer, Limits, Rejected, Request, Service};
+use crate::service::Service;
 
 /// The command whose successful answer is preceded by [`DELIMITER`].
 const DELIMITED: &str = "guest-sync-delimited";
@@ -207,7 +213,8 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Arguments, Reply};
+    use crate::arguments::Arguments;
+    use crate::reply::Reply;
 
     const COMMANDS: &[CommandInfo] = &[CommandInfo {
         name: "guest-big",

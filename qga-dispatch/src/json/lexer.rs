@@ -6,7 +6,7 @@
 
 use super::string::decode_string;
 use super::{stray, syntax_error};
-use crate::Error;
+use crate::error::Error;
 
 /// One token.
 #[derive(Debug, PartialEq)]

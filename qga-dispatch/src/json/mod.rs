@@ -23,7 +23,8 @@ mod utf8;
 
 use serde_json::Value;
 
-use crate::{Error, Limits};
+use crate::error::Error;
+use crate::limits::Limits;
 
 /// Parses one complete JSON value with QEMU's dialect and error texts, nesting at
 /// most QEMU's 1024 levels.

@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value};
 
 use super::lexer::{premature, Lexer, Token};
 use super::syntax_error;
-use crate::Error;
+use crate::error::Error;
 
 /// A container being filled.
 enum Open {

@@ -12,7 +12,7 @@ use memchr::memchr2;
 
 use super::utf8::{decode, is_valid_codepoint};
 use super::{stray, syntax_error};
-use crate::Error;
+use crate::error::Error;
 
 /// Bytes the lexer refuses inside a string.
 fn is_lexical_error(b: u8) -> bool {

@@ -1,4 +1,5 @@
-//! QEMU's spacing: `{"return": {"a": 1, "b": [1, 2]}}`.
+//! QEMU's spacing: `{"return": {"a": 1, "b": [1, 2]}}`, for the replies
+//! ([`crate::reply`]) and the responses around them ([`crate::response`]).
 //!
 //! Clients parse JSON, so spacing is not part of the contract; printing like QEMU
 //! just makes our lines read, log and diff like theirs.

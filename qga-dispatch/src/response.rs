@@ -9,19 +9,14 @@
 //!
 //! Replies are already JSON ([`Reply`]) and are spliced in, not re-encoded.
 
-mod format;
-
 use serde_json::Value;
 
-pub(crate) use format::write_json;
-
-use crate::{Error, Reply};
+use crate::error::Error;
+use crate::format::write_json;
+use crate::reply::{Reply, RETURN_OPEN};
 
 /// The byte written before the response to guest-sync-delimited.
 pub const DELIMITER: u8 = 0xFF;
-
-/// How a success response begins.
-pub(crate) const RETURN_OPEN: &[u8] = b"{\"return\": ";
 
 /// Appends `{"return": <reply>, "id": <id>}` and a newline. When `out` is empty,
 /// the response is made in the reply's own buffer, which becomes `out`: a large
