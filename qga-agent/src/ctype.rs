@@ -1,7 +1,7 @@
 //! Reading text as the C library does in the C locale, for the places where the
 //! agent must accept exactly what qemu-ga's C accepts: sysfs numbers read with
 //! `strtoul`/`strtol`, `/proc/self/mountinfo` and sysfs paths read with
-//! `scanf()` ([`Scanner`]), and the config key file read by GLib.
+//! `scanf()` (`Scanner`), and the config key file read by GLib.
 
 /// C's `isspace` in the C locale, which is also GLib's `g_ascii_isspace`: space,
 /// `\t`, `\n`, `\v`, `\f` and `\r`. Not [`u8::is_ascii_whitespace`], which leaves
