@@ -1,7 +1,8 @@
 //! Running one verb against one agent.
 //!
 //! A verb makes its calls through `calls`, prints the reply through `show` (or as JSON
-//! with `--json`), and returns the exit status.
+//! with `--json`), and returns the exit status. A new verb is a variant in `args`, a
+//! function in `calls` (and in `show`), and an arm here.
 
 use std::io::Write;
 
@@ -9,46 +10,8 @@ use qga_client::{Client, Error, ExecRequest, Transport};
 use serde_json::{json, Value};
 
 use super::args::{ExecArgs, FreezeAction, SuspendMode, Verb};
+use super::failure::{Failure, Outcome};
 use super::{calls, copy, show};
-
-/// Why a verb failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    /// A call to the agent failed.
-    #[error("{0}")]
-    Call(#[from] Error),
-    /// The command line asks for something impossible.
-    #[error("{0}")]
-    Usage(String),
-    /// A local file failed.
-    #[error("{0}")]
-    Local(String),
-    /// Writing the output failed.
-    #[error("cannot write the output: {0}")]
-    Output(#[from] std::io::Error),
-}
-
-impl Failure {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Call(_) | Failure::Local(_) | Failure::Output(_) => 1,
-        }
-    }
-
-    /// Whether the reader of the output went away (`qga cat FILE | head`): not worth a
-    /// complaint.
-    pub fn is_broken_pipe(&self) -> bool {
-        let io = match self {
-            Failure::Output(e) | Failure::Call(Error::Local(e)) => e,
-            _ => return false,
-        };
-        io.kind() == std::io::ErrorKind::BrokenPipe
-    }
-}
-
-/// The exit status of a verb, or why it failed.
-pub type Outcome = Result<i32, Failure>;
 
 /// What every agent's run shares, prepared once before the agents are contacted.
 #[derive(Debug, Default)]
@@ -138,7 +101,7 @@ pub fn run<T: Transport>(
         Verb::Exec(args) => exec(client, args, ctx, out, err),
         Verb::Cat { path } => copy::cat(client, path, out),
         Verb::Cp { .. } => match &ctx.copy {
-            Some(direction) => copy::cp(client, direction, ctx, out),
+            Some(direction) => copy::cp(client, direction, ctx.progress, ctx.stdin, out),
             None => Err(Failure::Usage("cp: no direction".to_owned())),
         },
         Verb::FileOpen { path, mode } => {
