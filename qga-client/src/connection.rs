@@ -142,7 +142,7 @@ enum Job {
     Thaw(Exchange),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum Phase {
     /// No exchange is running.
     Idle,
@@ -166,8 +166,6 @@ enum Phase {
     Send { job: Job, deadline: Instant },
     /// A response being awaited.
     Wait { job: Job, deadline: Instant },
-    /// Over; the next poll reports it.
-    Over(Result<Finished, Error>),
 }
 
 /// The state of one connection to an agent; see the module's documentation.
@@ -182,6 +180,8 @@ pub(crate) struct Connection {
     own: Vec<u8>,
     state: State,
     phase: Phase,
+    /// How the last exchange ended, until the next poll reports it.
+    over: Option<Result<Finished, Error>>,
     /// Responses still to come for requests sent ahead.
     owed: usize,
     /// Filesystems may be frozen with nobody to thaw them: thaw before the next request.
@@ -200,6 +200,7 @@ impl Connection {
             own: Vec::new(),
             state: State::NeedsSync,
             phase: Phase::Idle,
+            over: None,
             owed: 0,
             thaw_owed: false,
             response: 0..0,
@@ -260,7 +261,7 @@ impl Connection {
     /// Starts `exchange`. One that was running is given up (its driver stopped
     /// waiting for it), which leaves the stream out of step.
     pub(crate) fn begin(&mut self, exchange: Exchange) {
-        if !matches!(self.phase, Phase::Idle) {
+        if !matches!(self.phase, Phase::Idle) || self.over.take().is_some() {
             self.desync();
         }
         self.phase = Phase::Start(exchange);
@@ -271,16 +272,11 @@ impl Connection {
         loop {
             match self.phase {
                 Phase::Idle => {
-                    return Want::Done(Err(Error::Protocol(
-                        "no exchange with the agent was begun".to_owned(),
-                    )))
-                }
-                Phase::Over(_) => {
-                    let Phase::Over(result) = std::mem::replace(&mut self.phase, Phase::Idle)
-                    else {
-                        unreachable!("matched just above")
-                    };
-                    return Want::Done(result);
+                    return Want::Done(self.over.take().unwrap_or_else(|| {
+                        Err(Error::Protocol(
+                            "no exchange with the agent was begun".to_owned(),
+                        ))
+                    }))
                 }
                 Phase::Start(exchange) => self.start(exchange, now),
                 Phase::Resync { attempt, then } => self.start_sync(attempt, then, now),
@@ -301,10 +297,10 @@ impl Connection {
                         return Want::Read(deadline);
                     }
                     self.state = State::Ready;
-                    self.phase = match then {
-                        Some(exchange) => Phase::Start(exchange),
-                        None => Phase::Over(Ok(Finished::Synced)),
-                    };
+                    match then {
+                        Some(exchange) => self.phase = Phase::Start(exchange),
+                        None => self.finish(Ok(Finished::Synced)),
+                    }
                 }
                 Phase::Wait { job, deadline } => match buffered_response(&mut self.decoder) {
                     Ok(None) => return Want::Read(deadline),
@@ -339,7 +335,7 @@ impl Connection {
             } => {
                 self.state = State::Ready;
                 self.owed += 1;
-                self.phase = Phase::Over(Ok(Finished::Sent));
+                self.finish(Ok(Finished::Sent));
             }
             Phase::Send { job, deadline } => {
                 if let Job::Asked(Exchange::Call(Call { freeze: true, .. })) = job {
@@ -370,9 +366,10 @@ impl Connection {
     /// ([`ErrorKind::TimedOut`]).
     pub(crate) fn failed(&mut self, error: io::Error) {
         let (timeout, job) = match self.phase {
-            Phase::Sync { .. } | Phase::Resync { .. } => (self.options.sync_timeout, None),
+            Phase::Sync { .. } => (self.options.sync_timeout, None),
             Phase::Send { job, .. } | Phase::Wait { job, .. } => (self.timeout_of(job), Some(job)),
-            Phase::Idle | Phase::Start(_) | Phase::Over(_) => return,
+            // No I/O was asked for.
+            Phase::Idle | Phase::Start(_) | Phase::Resync { .. } => return,
         };
         let error = classify(error, timeout);
         if matches!(error, Error::Disconnected) {
@@ -443,7 +440,7 @@ impl Connection {
             }
             Exchange::Receive { timeout } => {
                 if self.owed == 0 || self.state != State::Ready {
-                    self.phase = Phase::Over(Err(Error::Protocol(
+                    self.finish(Err(Error::Protocol(
                         "no response is owed to a request sent ahead".to_owned(),
                     )));
                 } else {
@@ -463,7 +460,7 @@ impl Connection {
     fn prepared(&mut self, exchange: Exchange, now: Instant) -> bool {
         match self.state {
             State::Closed => {
-                self.phase = Phase::Over(Err(Error::Disconnected));
+                self.finish(Err(Error::Disconnected));
                 false
             }
             State::NeedsSync => {
@@ -512,7 +509,13 @@ impl Connection {
             // Answered or failed, not given up: the caller deals with the outcome.
             self.thaw_owed = false;
         }
-        self.phase = Phase::Over(result);
+        self.finish(result);
+    }
+
+    /// Ends the exchange with `result`, which the next poll reports.
+    fn finish(&mut self, result: Result<Finished, Error>) {
+        self.phase = Phase::Idle;
+        self.over = Some(result);
     }
 
     /// What follows the response to `job`.
@@ -528,18 +531,14 @@ impl Connection {
         };
         let thawed = decode::<GuestFsfreezeThaw>(self.response());
         self.decoded(&thawed);
-        self.phase = match thawed {
+        match thawed {
             // The agent answered: a retry could do no more.
-            Ok(_) => {
+            Err(e) if !e.is_agent_error() => self.finish(Err(e)),
+            _ => {
                 self.thaw_owed = false;
-                Phase::Start(then)
+                self.phase = Phase::Start(then);
             }
-            Err(e) if e.is_agent_error() => {
-                self.thaw_owed = false;
-                Phase::Start(then)
-            }
-            Err(e) => Phase::Over(Err(e)),
-        };
+        }
     }
 
     /// The timeout that a deadline of `job` stands for, as its error reports it.
