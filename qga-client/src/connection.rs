@@ -683,10 +683,23 @@ mod tests {
         id
     }
 
+    /// Begins `exchange` with a request for the command `name`.
+    fn begin(conn: &mut Connection, name: &str, exchange: Exchange) {
+        crate::message::encode_request::<Value>(conn.request(), name, None).unwrap();
+        conn.begin(exchange);
+    }
+
+    fn assert_timeout(result: Result<Finished, Error>, seconds: u64) {
+        let e = result.unwrap_err();
+        assert!(
+            matches!(e, Error::Timeout { timeout } if timeout == Duration::from_secs(seconds)),
+            "{e:?}"
+        );
+    }
+
     /// Runs a call of `name` to its response, which it returns.
     fn exchange(conn: &mut Connection, name: &str, answer: &[u8]) -> Result<Finished, Error> {
-        crate::message::encode_request::<Value>(conn.request(), name, None).unwrap();
-        conn.begin(call());
+        begin(conn, name, call());
         assert_eq!(request(conn)["execute"], name);
         feed(conn, answer);
         done(conn)
@@ -696,8 +709,7 @@ mod tests {
     fn the_first_call_comes_after_the_handshake_and_stale_output_is_skipped() {
         let mut conn = Connection::new(options());
         assert!(conn.needs_sync());
-        crate::message::encode_request::<Value>(conn.request(), "guest-ping", None).unwrap();
-        conn.begin(call());
+        begin(&mut conn, "guest-ping", call());
         let sync = written(&mut conn);
         let id: Value = serde_json::from_slice(&sync[1..]).unwrap();
         let id = id["arguments"]["id"].as_i64().unwrap();
@@ -731,11 +743,7 @@ mod tests {
             format!("\u{ff}{{\"return\": {first}}}\n").as_bytes(),
         );
         conn.failed(ErrorKind::TimedOut.into());
-        let e = done(&mut conn).unwrap_err();
-        assert!(
-            matches!(e, Error::Timeout { timeout } if timeout == Duration::from_secs(2)),
-            "{e:?}"
-        );
+        assert_timeout(done(&mut conn), 2);
         // Another error ends the handshake at once.
         conn.begin(Exchange::Sync);
         written(&mut conn);
@@ -750,15 +758,10 @@ mod tests {
         handshake(&mut conn);
         assert_eq!(done(&mut conn).unwrap(), Finished::Synced);
 
-        crate::message::encode_request::<Value>(conn.request(), "guest-ping", None).unwrap();
-        conn.begin(call());
+        begin(&mut conn, "guest-ping", call());
         request(&mut conn);
         conn.failed(ErrorKind::WouldBlock.into());
-        let e = done(&mut conn).unwrap_err();
-        assert!(
-            matches!(e, Error::Timeout { timeout } if timeout == Duration::from_secs(5)),
-            "{e:?}"
-        );
+        assert_timeout(done(&mut conn), 5);
         assert!(conn.needs_sync());
 
         conn.begin(call());
@@ -841,13 +844,11 @@ mod tests {
         assert_eq!(conn.response(), b"{\"return\": 2}");
 
         // A call while a response is owed would take it for its own: it resyncs.
-        crate::message::encode_request::<Value>(conn.request(), "guest-file-read", None).unwrap();
-        conn.begin(ahead);
+        begin(&mut conn, "guest-file-read", ahead);
         request(&mut conn);
         assert_eq!(done(&mut conn).unwrap(), Finished::Sent);
         assert!(!conn.needs_sync());
-        crate::message::encode_request::<Value>(conn.request(), "guest-ping", None).unwrap();
-        conn.begin(call());
+        begin(&mut conn, "guest-ping", call());
         handshake(&mut conn);
         assert_eq!(request(&mut conn)["execute"], "guest-ping");
     }
@@ -859,15 +860,12 @@ mod tests {
             ..Call::new(Duration::from_secs(60))
         });
         let mut conn = Connection::new(options());
-        crate::message::encode_request::<Value>(conn.request(), "guest-fsfreeze-freeze", None)
-            .unwrap();
-        conn.begin(freeze);
+        begin(&mut conn, "guest-fsfreeze-freeze", freeze);
         handshake(&mut conn);
         request(&mut conn);
         assert!(conn.thaw_owed());
         // The driver stops waiting (a cancelled future) and starts another call.
-        crate::message::encode_request::<Value>(conn.request(), "guest-ping", None).unwrap();
-        conn.begin(call());
+        begin(&mut conn, "guest-ping", call());
         handshake(&mut conn);
         assert_eq!(request(&mut conn)["execute"], "guest-fsfreeze-thaw");
         feed(&mut conn, b"{\"return\": 1}\n");
@@ -882,15 +880,10 @@ mod tests {
 
         // A thaw that times out stays owed, and fails the call it came before.
         conn.owe_thaw();
-        crate::message::encode_request::<Value>(conn.request(), "guest-ping", None).unwrap();
-        conn.begin(call());
+        begin(&mut conn, "guest-ping", call());
         assert_eq!(request(&mut conn)["execute"], "guest-fsfreeze-thaw");
         conn.failed(ErrorKind::TimedOut.into());
-        let e = done(&mut conn).unwrap_err();
-        assert!(
-            matches!(e, Error::Timeout { timeout } if timeout == Duration::from_secs(5)),
-            "{e:?}"
-        );
+        assert_timeout(done(&mut conn), 5);
         assert!(conn.thaw_owed());
         // An agent's refusal settles it.
         conn.begin(call());

@@ -13,7 +13,6 @@ use std::io;
 use std::time::Duration;
 
 use qga_types::Command;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::connection::{Call, Connection, Exchange, Expect, Finished};
@@ -80,7 +79,8 @@ impl Outcome {
             Ok(Finished::Response) => op.reply(Some(conn.response())),
             Ok(Finished::Silent) => op.reply(None),
             Ok(Finished::Sent | Finished::Synced) => Ok(()),
-            Err(e) => Err(e),
+            // The connection has drawn its own conclusions.
+            Err(e) => return Outcome::Failed(e),
         };
         conn.decoded(&read);
         match read {
@@ -106,7 +106,7 @@ pub(crate) trait Operation {
 }
 
 /// One request and the reading of its response.
-pub(crate) struct Single<E, D, S, R> {
+struct Single<E, D, S, R> {
     /// Writes the request; `None` once it has.
     encode: Option<E>,
     call: Call,
@@ -125,7 +125,7 @@ where
 {
     /// The request `encode` writes, sent as `call`; its response read by `decode`, and
     /// silence (when `call` allows it) meaning what `silent` says.
-    pub(crate) fn new(encode: E, call: Call, decode: D, silent: S) -> Self {
+    fn new(encode: E, call: Call, decode: D, silent: S) -> Self {
         Single {
             encode: Some(encode),
             call,
@@ -216,17 +216,19 @@ pub(crate) fn call_raw<'a>(
     )
 }
 
-/// The command `C`, sent without arguments (as QEMU's own tools send commands that
-/// take none), and its result read by `decode`.
-pub(crate) fn bare<C: Command, R>(
+/// The command `C`, a command that answers, with `arguments` (`None`: without an
+/// `arguments` member, as QEMU's own tools send commands that take none), its
+/// response read by `decode`.
+pub(crate) fn command<C: Command, R>(
+    arguments: Option<C::Arguments>,
     call: Call,
     decode: impl FnMut(&[u8]) -> Result<R, Error>,
 ) -> impl Operation<Output = Result<R, Error>> {
     Single::new(
-        |out: &mut Vec<u8>| encode::<C>(out, None),
+        move |out: &mut Vec<u8>| encode::<C>(out, arguments.as_ref()),
         call,
         decode,
-        // Only for commands that answer: silence is a timeout, never this.
+        // It answers: silence is a timeout, never this.
         || Err(Error::Disconnected),
     )
 }
@@ -243,14 +245,11 @@ pub(crate) fn send<C: Command, T>(
     Ok(Step::Exchange(exchange))
 }
 
-/// The result of the command `C` when it succeeded without answering.
+/// The result of the command `C` when it succeeded without answering: `C::Returns`
+/// read from `{}`.
 fn silent_success<C: Command>() -> Result<C::Returns, Error> {
-    returns_from_empty::<C::Returns>(C::NAME)
-}
-
-fn returns_from_empty<R: DeserializeOwned>(name: &str) -> Result<R, Error> {
     serde_json::from_str("{}").map_err(|source| Error::UnexpectedReply {
-        command: name.to_owned(),
+        command: C::NAME.to_owned(),
         source,
     })
 }

@@ -18,8 +18,8 @@ use crate::async_client::AsyncClient;
 use crate::client::Client;
 use crate::connection::{Call, Exchange};
 use crate::error::Error;
-use crate::message::{decode, encode};
-use crate::operation::{send, Operation, Outcome, Single, Step};
+use crate::message::decode;
+use crate::operation::{command, send, Operation, Outcome, Step};
 use crate::options::Options;
 use crate::transport::Transport;
 
@@ -183,16 +183,11 @@ fn decode_status(bytes: &[u8]) -> Result<Option<ExecOutput>, Error> {
 }
 
 /// Starts a program; its pid.
-fn start<'r>(
-    request: &'r ExecRequest,
-    options: &Options,
-) -> impl Operation<Output = Result<i64, Error>> + 'r {
-    Single::new(
-        move |out: &mut Vec<u8>| encode::<GuestExec>(out, Some(&arguments(request))),
+fn start(request: &ExecRequest, options: &Options) -> impl Operation<Output = Result<i64, Error>> {
+    command::<GuestExec, _>(
+        Some(arguments(request)),
         Call::new(options.timeout),
         |bytes: &[u8]| decode::<GuestExec>(bytes).map(|started| started.pid),
-        // It answers: silence is a timeout, never this.
-        || Err(Error::Disconnected),
     )
 }
 
@@ -201,14 +196,10 @@ fn status(
     pid: i64,
     options: &Options,
 ) -> impl Operation<Output = Result<Option<ExecOutput>, Error>> {
-    Single::new(
-        move |out: &mut Vec<u8>| {
-            encode::<GuestExecStatus>(out, Some(&GuestExecStatusArguments { pid }))
-        },
+    command::<GuestExecStatus, _>(
+        Some(GuestExecStatusArguments { pid }),
         Call::new(options.timeout),
         decode_status,
-        // It answers: silence is a timeout, never this.
-        || Err(Error::Disconnected),
     )
 }
 

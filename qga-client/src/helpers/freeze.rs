@@ -29,7 +29,7 @@ use crate::client::Client;
 use crate::connection::{Call, Exchange};
 use crate::error::Error;
 use crate::message::{decode, encode};
-use crate::operation::{bare, send, Operation, Outcome, Step};
+use crate::operation::{command, send, Operation, Outcome, Step};
 use crate::options::Options;
 use crate::transport::Transport;
 
@@ -42,7 +42,11 @@ fn may_be_frozen(e: &Error) -> bool {
 
 /// Thaws every frozen filesystem; how many were thawed.
 fn thaw(options: &Options) -> impl Operation<Output = Result<i64, Error>> {
-    bare::<GuestFsfreezeThaw, _>(Call::new(options.timeout), decode::<GuestFsfreezeThaw>)
+    command::<GuestFsfreezeThaw, _>(
+        None,
+        Call::new(options.timeout),
+        decode::<GuestFsfreezeThaw>,
+    )
 }
 
 /// Where a [`Freeze`] is.

@@ -12,7 +12,7 @@ use crate::client::Client;
 use crate::connection::Call;
 use crate::error::Error;
 use crate::message::decode_reply;
-use crate::operation::{bare, Operation};
+use crate::operation::{self, Operation};
 use crate::options::Options;
 use crate::transport::Transport;
 
@@ -42,7 +42,7 @@ fn supports<'a>(
     command: &'a str,
     options: &Options,
 ) -> impl Operation<Output = Result<bool, Error>> + 'a {
-    bare::<GuestInfo, _>(Call::new(options.timeout), move |bytes: &[u8]| {
+    operation::command::<GuestInfo, _>(None, Call::new(options.timeout), move |bytes: &[u8]| {
         supports_in(bytes, command)
     })
 }
