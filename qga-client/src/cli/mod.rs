@@ -7,6 +7,7 @@
 mod args;
 mod calls;
 mod copy;
+mod failure;
 mod output;
 mod show;
 mod time;
@@ -21,8 +22,9 @@ use clap::Parser;
 use qga_client::{Address, Client, Options};
 
 use args::{Args, Verb};
+use failure::Failure;
 use output::{Prefixed, Shared};
-use verbs::{Context, Failure};
+use verbs::Context;
 
 /// Runs `qga` with the process's arguments.
 pub fn main() -> ExitCode {
