@@ -503,6 +503,22 @@ fn network_interfaces() {
     });
 }
 
+/// Our fsinfo answer without `total-bytes-privileged` (QEMU 9.1), which 7.2
+/// does not send; checked to be at least `total-bytes` where both are there.
+fn without_privileged_total(mut v: Value) -> Value {
+    for fs in v.as_array_mut().unwrap() {
+        let fs = fs.as_object_mut().unwrap();
+        if let Some(privileged) = fs.remove("total-bytes-privileged") {
+            let total = &fs["total-bytes"];
+            assert!(
+                privileged.as_u64() >= total.as_u64(),
+                "{privileged} < {total}"
+            );
+        }
+    }
+    v
+}
+
 #[test]
 fn filesystems() {
     let Some(bin) = qemu_ga_binary() else { return };
@@ -521,7 +537,7 @@ fn filesystems() {
     };
     settled(|| {
         let theirs = ga.ok("guest-get-fsinfo");
-        let ours = to_json(&fsinfo::get_fsinfo().unwrap());
+        let ours = without_privileged_total(to_json(&fsinfo::get_fsinfo().unwrap()));
         (strip(&ours), strip(&theirs))
     });
 }
@@ -570,7 +586,7 @@ fn filesystems_of_fixture_disks() {
             udev_data: None,
         };
         let ours = fsinfo::get_fsinfo_from(&sources)
-            .map(|v| to_json(&v))
+            .map(|v| without_privileged_total(to_json(&v)))
             .map_err(|e| e.0);
         // The sizes differ: qemu-ga sees the fixture mounted over /sys.
         let strip = |v: Result<Value, String>| {

@@ -454,6 +454,18 @@ pub trait Handler {
     ///
     /// Since: 2.10
     fn guest_get_osinfo(&mut self) -> Result<qga_types::GuestOSInfo, crate::Error>;
+
+    /// List the devices of a Windows guest with their drivers.  Only the
+    /// Windows agent has this command: a Linux agent answers that it does
+    /// not know it.
+    ///
+    /// Returns: one `GuestDeviceInfo` per device
+    ///
+    /// Since: 5.2
+    #[cfg(windows)]
+    fn guest_get_devices(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestDeviceInfo>, crate::Error>;
 }
 
 /// Every command, in schema order, with whether it answers on success.
@@ -598,6 +610,11 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         name: "guest-get-osinfo",
         success_response: true,
     },
+    #[cfg(windows)]
+    crate::CommandInfo {
+        name: "guest-get-devices",
+        success_response: true,
+    },
 ];
 
 /// Runs command `name` on `handler` with its arguments parsed as the schema
@@ -733,6 +750,11 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-osinfo" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_osinfo()?)
+        }
+        #[cfg(windows)]
+        "guest-get-devices" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_devices()?)
         }
         _ => Err(crate::Error::command_not_found(name)),
     }

@@ -13,7 +13,8 @@
 //! `virtio-pci` → virtio or, for virtio-scsi, scsi, `ahci` → sata, `nvme` → nvme),
 //! and its CCW address on s390x. `used-bytes` and `total-bytes` come from
 //! statvfs() of the mount point: used = (blocks - free) × fragment size; total =
-//! used + what is available to unprivileged users.
+//! used + what is available to unprivileged users; `total-bytes-privileged`
+//! (QEMU 9.1) = blocks × fragment size, the reserved blocks included.
 
 use std::fs;
 use std::io;
@@ -81,23 +82,26 @@ fn fsinfo_for_mount(
     let mut name = None;
     let mut disks = Vec::new();
     fsinfo_for_device(&devpath, &mut name, &mut disks, sources, 0)?;
-    let (used_bytes, total_bytes) = match rustix::fs::statvfs(&mount.dirname) {
-        Ok(st) => {
-            let used = st.f_blocks.wrapping_sub(st.f_bfree);
-            let nonroot_total = used.wrapping_add(st.f_bavail);
-            (
-                Some(used.wrapping_mul(st.f_frsize)),
-                Some(nonroot_total.wrapping_mul(st.f_frsize)),
-            )
-        }
-        Err(_) => (None, None),
-    };
+    let (used_bytes, total_bytes, total_bytes_privileged) =
+        match rustix::fs::statvfs(&mount.dirname) {
+            Ok(st) => {
+                let used = st.f_blocks.wrapping_sub(st.f_bfree);
+                let nonroot_total = used.wrapping_add(st.f_bavail);
+                (
+                    Some(used.wrapping_mul(st.f_frsize)),
+                    Some(nonroot_total.wrapping_mul(st.f_frsize)),
+                    Some(st.f_blocks.wrapping_mul(st.f_frsize)),
+                )
+            }
+            Err(_) => (None, None, None),
+        };
     Ok(GuestFilesystemInfo {
         name: name.unwrap_or_default(),
         mountpoint: mount.dirname.to_string_lossy().into_owned(),
         r#type: mount.devtype.clone(),
         used_bytes,
         total_bytes,
+        total_bytes_privileged,
         disk: disks,
     })
 }
