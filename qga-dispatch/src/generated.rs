@@ -466,6 +466,16 @@ pub trait Handler {
     fn guest_get_devices(
         &mut self,
     ) -> Result<Vec<qga_types::GuestDeviceInfo>, crate::Error>;
+
+    /// Report the guest's load averages.  On Linux they are the kernel's
+    /// own; a Windows guest has none, so QEMU's agent for Windows works them
+    /// out from the processor usage it measures from the first call of this
+    /// command on.
+    ///
+    /// Returns: `GuestLoadAverage`
+    ///
+    /// Since: 10.0
+    fn guest_get_load(&mut self) -> Result<qga_types::GuestLoadAverage, crate::Error>;
 }
 
 /// Every command, in schema order, with whether it answers on success.
@@ -615,6 +625,10 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         name: "guest-get-devices",
         success_response: true,
     },
+    crate::CommandInfo {
+        name: "guest-get-load",
+        success_response: true,
+    },
 ];
 
 /// Runs command `name` on `handler` with its arguments parsed as the schema
@@ -755,6 +769,10 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-devices" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_devices()?)
+        }
+        "guest-get-load" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_load()?)
         }
         _ => Err(crate::Error::command_not_found(name)),
     }

@@ -2397,4 +2397,23 @@ pub mod commands {
         type Arguments = crate::Empty;
         type Returns = Vec<super::GuestDeviceInfo>;
     }
+
+    /// Report the guest's load averages.  On Linux they are the kernel's
+    /// own; a Windows guest has none, so QEMU's agent for Windows works them
+    /// out from the processor usage it measures from the first call of this
+    /// command on.
+    ///
+    /// Returns: `GuestLoadAverage`
+    ///
+    /// Since: 10.0
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetLoad;
+
+    impl crate::Command for GuestGetLoad {
+        const NAME: &'static str = "guest-get-load";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = super::GuestLoadAverage;
+    }
 }

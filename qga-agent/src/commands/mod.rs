@@ -12,6 +12,7 @@ pub mod fsfreeze;
 pub mod fsinfo;
 pub mod fstrim;
 pub mod helper;
+pub mod load;
 pub mod memory;
 pub mod mounts;
 pub mod network;
