@@ -11,7 +11,9 @@ use crate::commands::file::FileTable;
 use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver};
 use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
-use crate::commands::{clock, cpu, fsinfo, fstrim, load, memory, network, password, system};
+use crate::commands::{
+    clock, cpu, cpustats, fsinfo, fstrim, load, memory, network, password, system,
+};
 use crate::daemon::state::State;
 
 /// A command failure, as the client sees it.
@@ -304,6 +306,10 @@ impl Handler for Agent {
 
     fn guest_get_osinfo(&mut self) -> Result<GuestOSInfo, Error> {
         system::get_osinfo().map_err(generic)
+    }
+
+    fn guest_get_cpustats(&mut self) -> Result<Vec<GuestCpuStats>, Error> {
+        cpustats::get_cpustats().map_err(generic)
     }
 
     fn guest_get_load(&mut self) -> Result<GuestLoadAverage, Error> {

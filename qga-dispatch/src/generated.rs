@@ -467,6 +467,16 @@ pub trait Handler {
         &mut self,
     ) -> Result<Vec<qga_types::GuestDeviceInfo>, crate::Error>;
 
+    /// Report how each processor of the guest has spent its time since the
+    /// guest booted.
+    ///
+    /// Returns: one `GuestCpuStats` per processor
+    ///
+    /// Since: 7.1
+    fn guest_get_cpustats(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestCpuStats>, crate::Error>;
+
     /// Report the guest's load averages.  On Linux they are the kernel's
     /// own; a Windows guest has none, so QEMU's agent for Windows works them
     /// out from the processor usage it measures from the first call of this
@@ -626,6 +636,10 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         success_response: true,
     },
     crate::CommandInfo {
+        name: "guest-get-cpustats",
+        success_response: true,
+    },
+    crate::CommandInfo {
         name: "guest-get-load",
         success_response: true,
     },
@@ -769,6 +783,10 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-devices" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_devices()?)
+        }
+        "guest-get-cpustats" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_cpustats()?)
         }
         "guest-get-load" => {
             arguments.empty()?;

@@ -2398,6 +2398,23 @@ pub mod commands {
         type Returns = Vec<super::GuestDeviceInfo>;
     }
 
+    /// Report how each processor of the guest has spent its time since the
+    /// guest booted.
+    ///
+    /// Returns: one `GuestCpuStats` per processor
+    ///
+    /// Since: 7.1
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetCpustats;
+
+    impl crate::Command for GuestGetCpustats {
+        const NAME: &'static str = "guest-get-cpustats";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestCpuStats>;
+    }
+
     /// Report the guest's load averages.  On Linux they are the kernel's
     /// own; a Windows guest has none, so QEMU's agent for Windows works them
     /// out from the processor usage it measures from the first call of this

