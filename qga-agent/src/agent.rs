@@ -12,7 +12,7 @@ use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver};
 use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
 use crate::commands::{
-    clock, cpu, cpustats, fsinfo, fstrim, load, memory, network, password, system,
+    clock, cpu, cpustats, diskstats, fsinfo, fstrim, load, memory, network, password, system,
 };
 use crate::daemon::state::State;
 
@@ -306,6 +306,10 @@ impl Handler for Agent {
 
     fn guest_get_osinfo(&mut self) -> Result<GuestOSInfo, Error> {
         system::get_osinfo().map_err(generic)
+    }
+
+    fn guest_get_diskstats(&mut self) -> Result<Vec<GuestDiskStatsInfo>, Error> {
+        diskstats::get_diskstats().map_err(generic)
     }
 
     fn guest_get_cpustats(&mut self) -> Result<Vec<GuestCpuStats>, Error> {

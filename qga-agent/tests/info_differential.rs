@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qga_agent::commands::mounts::MountTable;
-use qga_agent::commands::{cpu, cpustats, fsinfo, memory, network, system};
+use qga_agent::commands::{cpu, cpustats, diskstats, fsinfo, memory, network, system};
 use serde_json::{json, Value};
 
 /// The qemu-ga binary: $QEMU_GA, or the usual places. `None` means skip the test
@@ -680,4 +680,31 @@ fn cpustats_of_fixtures() {
         }
         assert_eq!(ours, theirs, "{name}");
     }
+}
+
+#[test]
+fn diskstats_of_this_machine() {
+    let Some(bin) = qemu_ga_binary() else { return };
+    let ga = QemuGa::start(&bin, &[]);
+    let theirs = ga.ok("guest-get-diskstats");
+    let ours = to_json(&diskstats::get_diskstats().unwrap());
+    // I/Os, sectors and milliseconds of other tests' work between the calls.
+    counters_moved_forward(&theirs, &ours, 1 << 24);
+}
+
+/// The same /proc/diskstats for both agents (a fixture mounted over it for
+/// qemu-ga in a private mount namespace): every kernel's line layout.
+#[test]
+fn diskstats_of_fixtures() {
+    let Some(bin) = qemu_ga_binary() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("diskstats");
+    std::fs::write(&file, fixtures::PROC_DISKSTATS).unwrap();
+    let setup = format!("mount --bind '{}' /proc/diskstats", file.display());
+    let Some(ga) = QemuGa::start_in_namespace(&bin, &setup) else {
+        return;
+    };
+    let ours = to_json(&diskstats::get_diskstats_from(&file).unwrap());
+    assert_eq!(ours, ga.ok("guest-get-diskstats"));
+    assert_eq!(ours.as_array().unwrap().len(), 7);
 }

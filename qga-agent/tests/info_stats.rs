@@ -7,7 +7,7 @@
 #[allow(dead_code)]
 mod fixtures;
 
-use qga_agent::commands::cpustats;
+use qga_agent::commands::{cpustats, diskstats};
 use serde_json::{json, Value};
 
 fn to_json<T: serde::Serialize>(value: &T) -> Value {
@@ -85,4 +85,65 @@ fn cpustats_of_this_machine() {
         let qga_types::GuestCpuStatsBranch::Linux(c) = &c.r#type;
         c.iowait.is_some() && c.guestnice.is_some()
     }));
+}
+
+#[test]
+fn diskstats_of_every_kernel_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("diskstats");
+    std::fs::write(&file, fixtures::PROC_DISKSTATS).unwrap();
+    let got = to_json(&diskstats::get_diskstats_from(&file).unwrap());
+    let eleven = |v: [u64; 11]| {
+        json!({
+            "read-ios": v[0], "read-merges": v[1], "read-sectors": v[2], "read-ticks": v[3],
+            "write-ios": v[4], "write-merges": v[5], "write-sectors": v[6], "write-ticks": v[7],
+            "ios-pgr": v[8], "total-ticks": v[9], "weight-ticks": v[10]
+        })
+    };
+    let with = |mut base: Value, more: Value| {
+        base.as_object_mut()
+            .unwrap()
+            .extend(more.as_object().unwrap().clone());
+        base
+    };
+    let vda_first = [
+        110955, 11419, 14646306, 761814, 37923, 143310, 69207576, 1093634, 0, 92148, 1909155,
+    ];
+    let discards = |v: [u64; 4]| json!({"discard-ios": v[0], "discard-merges": v[1], "discard-sectors": v[2], "discard-ticks": v[3]});
+    assert_eq!(
+        got,
+        json!([
+            {"name": "hda1", "major": 3, "minor": 1, "stats": {
+                "read-ios": 1234, "read-sectors": 2468, "write-ios": 567, "write-sectors": 4536}},
+            {"name": "sda", "major": 8, "minor": 0, "stats": eleven(vda_first)},
+            {"name": "vda", "major": 254, "minor": 0,
+             "stats": with(eleven(vda_first), discards([43477, 62, 20687560, 43557]))},
+            {"name": "nvme0n1p1", "major": 259, "minor": 1, "stats": with(
+                with(eleven([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), discards([12, 13, 14, 15])),
+                json!({"flush-ios": 16, "flush-ticks": 17}))},
+            {"name": "loop0", "major": 7, "minor": 0, "stats": with(
+                with(eleven([0; 11]), discards([0; 4])),
+                json!({"flush-ios": 0, "flush-ticks": 0}))},
+            {"name": "dm-0", "major": 253, "minor": 0, "stats": {}},
+            {"name": "zram0", "major": 252, "minor": 0, "stats": with(
+                with(eleven([u64::MAX, 0, 0, 0, 0, 0, 0, 0, 4294967295, 0, 0]), discards([0; 4])),
+                json!({"flush-ios": 0, "flush-ticks": 0}))},
+        ])
+    );
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(
+        diskstats::get_diskstats_from(&file).unwrap_err().0,
+        format!("open(\"{}\"): No such file or directory", file.display())
+    );
+}
+
+#[test]
+fn diskstats_of_this_machine() {
+    let got = diskstats::get_diskstats().unwrap();
+    let lines = std::fs::read_to_string("/proc/diskstats")
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(got.len(), lines);
+    assert!(got.iter().all(|d| d.stats.read_ios.is_some()));
 }

@@ -467,6 +467,16 @@ pub trait Handler {
         &mut self,
     ) -> Result<Vec<qga_types::GuestDeviceInfo>, crate::Error>;
 
+    /// Report the I/O counters of every block device of the guest, disks
+    /// and partitions, as its kernel keeps them.
+    ///
+    /// Returns: one `GuestDiskStatsInfo` per block device
+    ///
+    /// Since: 7.1
+    fn guest_get_diskstats(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestDiskStatsInfo>, crate::Error>;
+
     /// Report how each processor of the guest has spent its time since the
     /// guest booted.
     ///
@@ -636,6 +646,10 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         success_response: true,
     },
     crate::CommandInfo {
+        name: "guest-get-diskstats",
+        success_response: true,
+    },
+    crate::CommandInfo {
         name: "guest-get-cpustats",
         success_response: true,
     },
@@ -783,6 +797,10 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-devices" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_devices()?)
+        }
+        "guest-get-diskstats" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_diskstats()?)
         }
         "guest-get-cpustats" => {
             arguments.empty()?;

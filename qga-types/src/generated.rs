@@ -2398,6 +2398,23 @@ pub mod commands {
         type Returns = Vec<super::GuestDeviceInfo>;
     }
 
+    /// Report the I/O counters of every block device of the guest, disks
+    /// and partitions, as its kernel keeps them.
+    ///
+    /// Returns: one `GuestDiskStatsInfo` per block device
+    ///
+    /// Since: 7.1
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetDiskstats;
+
+    impl crate::Command for GuestGetDiskstats {
+        const NAME: &'static str = "guest-get-diskstats";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestDiskStatsInfo>;
+    }
+
     /// Report how each processor of the guest has spent its time since the
     /// guest booted.
     ///

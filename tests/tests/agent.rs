@@ -47,7 +47,7 @@ fn sync_ping_info_and_ids() {
     );
     let info = c.call(&json!({"execute": "guest-info"}));
     let commands = info["return"]["supported_commands"].as_array().unwrap();
-    assert_eq!(commands.len(), 37);
+    assert_eq!(commands.len(), 38);
     let shutdown = commands
         .iter()
         .find(|c| c["name"] == "guest-shutdown")
@@ -255,6 +255,12 @@ fn queries_answer_with_their_shapes() {
                 .is_some_and(|a| a.iter().any(|i| i["name"] == "lo"))
         }),
         ("guest-get-fsinfo", &|v| v.is_array()),
+        ("guest-get-diskstats", &|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|d| d["name"].is_string() && d["stats"].is_object())
+            })
+        }),
         ("guest-get-cpustats", &|v| {
             v.as_array()
                 .is_some_and(|a| !a.is_empty() && a.iter().all(|c| c["type"] == "linux"))
@@ -352,7 +358,7 @@ fn options_dump_help_and_config_file() {
         .env("QGA_CONF", &empty)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 37);
+    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 38);
     let bad = std::process::Command::new(ours("qga-agent"))
         .args(["-m", "pigeon"])
         .env("QGA_CONF", &empty)

@@ -6,6 +6,7 @@
 pub mod clock;
 pub mod cpu;
 pub mod cpustats;
+pub mod diskstats;
 pub mod error;
 pub mod exec;
 pub mod file;
