@@ -12,7 +12,8 @@ use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver};
 use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
 use crate::commands::{
-    clock, cpu, cpustats, diskstats, fsinfo, fstrim, load, memory, network, password, system,
+    clock, cpu, cpustats, diskstats, fsinfo, fstrim, load, memory, network, password, routes,
+    system,
 };
 use crate::daemon::state::State;
 
@@ -318,5 +319,9 @@ impl Handler for Agent {
 
     fn guest_get_load(&mut self) -> Result<GuestLoadAverage, Error> {
         load::get_load().map_err(generic)
+    }
+
+    fn guest_network_get_route(&mut self) -> Result<Vec<GuestNetworkRoute>, Error> {
+        routes::get_routes().map_err(generic)
     }
 }

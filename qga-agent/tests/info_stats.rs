@@ -7,6 +7,7 @@
 #[allow(dead_code)]
 mod fixtures;
 
+use qga_agent::commands::routes::{self, RouteFiles};
 use qga_agent::commands::{cpustats, diskstats};
 use serde_json::{json, Value};
 
@@ -146,4 +147,137 @@ fn diskstats_of_this_machine() {
         .count();
     assert_eq!(got.len(), lines);
     assert!(got.iter().all(|d| d.stats.read_ios.is_some()));
+}
+
+fn route_files(dir: &std::path::Path, ipv4: Option<&str>, ipv6: Option<&str>) -> RouteFiles {
+    let files = RouteFiles {
+        ipv4: dir.join("route"),
+        ipv6: dir.join("ipv6_route"),
+    };
+    if let Some(content) = ipv4 {
+        std::fs::write(&files.ipv4, content).unwrap();
+    }
+    if let Some(content) = ipv6 {
+        std::fs::write(&files.ipv6, content).unwrap();
+    }
+    files
+}
+
+fn ipv4_routes() -> Value {
+    let v4 = |iface: &str, dest: &str, gw: &str, mask: &str, n: [i64; 7]| {
+        json!({"iface": iface, "destination": dest, "gateway": gw, "mask": mask,
+               "flags": n[0], "refcnt": n[1], "use": n[2], "metric": n[3], "mtu": n[4],
+               "window": n[5], "irtt": n[6], "version": 4})
+    };
+    json!([
+        v4(
+            "eth0",
+            "0.0.0.0",
+            "192.0.2.1",
+            "0.0.0.0",
+            [3, 0, 0, 100, 0, 0, 0]
+        ),
+        v4(
+            "eth0",
+            "192.0.2.0",
+            "0.0.0.0",
+            "255.255.255.0",
+            [1, 0, 0, 0, 0, 0, 0]
+        ),
+        v4(
+            "wg0",
+            "10.0.0.0",
+            "0.0.0.0",
+            "255.0.0.0",
+            [0x201, 2, 17, -1, 1420, 65535, 300]
+        ),
+    ])
+}
+
+fn ipv6_routes() -> Value {
+    let v6 = |iface: &str, dest: &str, len: &str, hop: &str, n: [i64; 4]| {
+        json!({"iface": iface, "destination": dest, "desprefixlen": len, "source": "::",
+               "srcprefixlen": "0", "nexthop": hop, "metric": n[0], "refcnt": n[1],
+               "use": n[2], "flags": n[3], "version": 6})
+    };
+    json!([
+        v6("eth0", "fd00::", "64", "::", [256, 1, 0, 1]),
+        v6("eth0", "::", "0", "fd00::1", [1024, 2, 0, 3]),
+        v6(
+            "eth0",
+            "fe80::fc:ff:fe00:1",
+            "128",
+            "::",
+            [0, 2, 0, 0x80200001]
+        ),
+        v6("lo", "::1", "128", "::", [0, 2, 0, 0x80200001]),
+        v6("eth0", "ff00::", "8", "::", [256, 3, 0, 1]),
+        v6("lo", "::", "0", "::", [0xffffffff, 1, 0, 0x200200]),
+    ])
+}
+
+#[test]
+fn routes_of_both_tables() {
+    if cfg!(target_endian = "big") {
+        return; // the fixture is written as a little-endian kernel writes it
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = route_files(
+        dir.path(),
+        Some(fixtures::PROC_NET_ROUTE),
+        Some(fixtures::PROC_NET_IPV6_ROUTE),
+    );
+    let got = to_json(&routes::get_routes_from(&files).unwrap());
+    let mut expected = ipv4_routes().as_array().unwrap().clone();
+    expected.extend(ipv6_routes().as_array().unwrap().iter().cloned());
+    assert_eq!(got, Value::Array(expected));
+}
+
+#[test]
+fn routes_of_whichever_table_exists() {
+    if cfg!(target_endian = "big") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // IPv6 disabled: no ipv6_route file.
+    let files = route_files(dir.path(), Some(fixtures::PROC_NET_ROUTE), None);
+    assert_eq!(
+        to_json(&routes::get_routes_from(&files).unwrap()),
+        ipv4_routes()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files = route_files(dir.path(), None, Some(fixtures::PROC_NET_IPV6_ROUTE));
+    assert_eq!(
+        to_json(&routes::get_routes_from(&files).unwrap()),
+        ipv6_routes()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files = route_files(dir.path(), None, None);
+    assert_eq!(
+        routes::get_routes_from(&files).unwrap_err().0,
+        format!(
+            "open(\"{}\"): No such file or directory",
+            files.ipv4.display()
+        )
+    );
+    // Only a header, and an empty IPv6 table: no routes, no error.
+    let dir = tempfile::tempdir().unwrap();
+    let header = fixtures::PROC_NET_ROUTE.lines().next().unwrap();
+    let files = route_files(dir.path(), Some(header), Some(""));
+    assert!(routes::get_routes_from(&files).unwrap().is_empty());
+}
+
+#[test]
+fn routes_of_this_machine() {
+    let got = routes::get_routes().unwrap();
+    let ipv4_lines = std::fs::read_to_string("/proc/net/route")
+        .unwrap()
+        .lines()
+        .count()
+        - 1;
+    let ipv4 = got.iter().filter(|r| r.version == 4).count();
+    assert_eq!(ipv4, ipv4_lines);
+    if let Ok(ipv6) = std::fs::read_to_string("/proc/net/ipv6_route") {
+        assert_eq!(got.len() - ipv4, ipv6.lines().count());
+    }
 }

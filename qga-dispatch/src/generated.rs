@@ -496,6 +496,16 @@ pub trait Handler {
     ///
     /// Since: 10.0
     fn guest_get_load(&mut self) -> Result<qga_types::GuestLoadAverage, crate::Error>;
+
+    /// List the routes of the guest's routing tables, IPv4 and IPv6.  When
+    /// the guest has IPv6 disabled, only the IPv4 routes are listed.
+    ///
+    /// Returns: one `GuestNetworkRoute` per route
+    ///
+    /// Since: 9.1
+    fn guest_network_get_route(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestNetworkRoute>, crate::Error>;
 }
 
 /// Every command, in schema order, with whether it answers on success.
@@ -657,6 +667,10 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         name: "guest-get-load",
         success_response: true,
     },
+    crate::CommandInfo {
+        name: "guest-network-get-route",
+        success_response: true,
+    },
 ];
 
 /// Runs command `name` on `handler` with its arguments parsed as the schema
@@ -809,6 +823,10 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-load" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_load()?)
+        }
+        "guest-network-get-route" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_network_get_route()?)
         }
         _ => Err(crate::Error::command_not_found(name)),
     }

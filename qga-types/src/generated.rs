@@ -2450,4 +2450,21 @@ pub mod commands {
         type Arguments = crate::Empty;
         type Returns = super::GuestLoadAverage;
     }
+
+    /// List the routes of the guest's routing tables, IPv4 and IPv6.  When
+    /// the guest has IPv6 disabled, only the IPv4 routes are listed.
+    ///
+    /// Returns: one `GuestNetworkRoute` per route
+    ///
+    /// Since: 9.1
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestNetworkGetRoute;
+
+    impl crate::Command for GuestNetworkGetRoute {
+        const NAME: &'static str = "guest-network-get-route";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestNetworkRoute>;
+    }
 }

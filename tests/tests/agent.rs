@@ -47,7 +47,7 @@ fn sync_ping_info_and_ids() {
     );
     let info = c.call(&json!({"execute": "guest-info"}));
     let commands = info["return"]["supported_commands"].as_array().unwrap();
-    assert_eq!(commands.len(), 38);
+    assert_eq!(commands.len(), 39);
     let shutdown = commands
         .iter()
         .find(|c| c["name"] == "guest-shutdown")
@@ -270,6 +270,12 @@ fn queries_answer_with_their_shapes() {
                 .iter()
                 .all(|k| v[k].as_f64().is_some_and(|n| n >= 0.0))
         }),
+        ("guest-network-get-route", &|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|r| r["iface"].is_string() && (r["version"] == 4 || r["version"] == 6))
+            })
+        }),
         ("guest-fsfreeze-status", &|v| v == "thawed"),
     ] {
         let response = c.call(&json!({"execute": command}));
@@ -358,7 +364,7 @@ fn options_dump_help_and_config_file() {
         .env("QGA_CONF", &empty)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 38);
+    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 39);
     let bad = std::process::Command::new(ours("qga-agent"))
         .args(["-m", "pigeon"])
         .env("QGA_CONF", &empty)

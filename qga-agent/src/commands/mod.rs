@@ -20,4 +20,5 @@ pub mod mounts;
 pub mod network;
 pub mod password;
 pub mod power;
+pub mod routes;
 pub mod system;
