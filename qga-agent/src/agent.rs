@@ -12,8 +12,8 @@ use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver};
 use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
 use crate::commands::{
-    clock, cpu, cpustats, diskstats, fsinfo, fstrim, load, memory, network, password, routes,
-    system,
+    clock, cpu, cpustats, disks, diskstats, fsinfo, fstrim, load, memory, network, password,
+    routes, system,
 };
 use crate::daemon::state::State;
 
@@ -254,6 +254,10 @@ impl Handler for Agent {
 
     fn guest_set_vcpus(&mut self, arguments: args::GuestSetVcpusArguments) -> Result<i64, Error> {
         cpu::set_vcpus(&arguments.vcpus).map_err(generic)
+    }
+
+    fn guest_get_disks(&mut self) -> Result<Vec<GuestDiskInfo>, Error> {
+        disks::get_disks().map_err(generic)
     }
 
     fn guest_get_fsinfo(&mut self) -> Result<Vec<GuestFilesystemInfo>, Error> {

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use qga_agent::commands::mounts::MountTable;
-use qga_agent::commands::{cpu, cpustats, diskstats, fsinfo, memory, network, system};
+use qga_agent::commands::{cpu, cpustats, disks, diskstats, fsinfo, memory, network, system};
 use serde_json::{json, Value};
 
 /// The qemu-ga binary: $QEMU_GA, or the usual places. `None` means skip the test
@@ -707,4 +707,75 @@ fn diskstats_of_fixtures() {
     let ours = to_json(&diskstats::get_diskstats_from(&file).unwrap());
     assert_eq!(ours, ga.ok("guest-get-diskstats"));
     assert_eq!(ours.as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn disks_of_this_machine() {
+    let Some(bin) = qemu_ga_binary() else { return };
+    let ga = QemuGa::start(&bin, &[]);
+    settled(|| {
+        let theirs = ga.ok("guest-get-disks");
+        let ours = to_json(&disks::get_disks().unwrap());
+        (ours, theirs)
+    });
+}
+
+/// A loop device attached for the length of a test, detached on drop.
+struct LoopDevice {
+    device: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LoopDevice {
+    /// A loop device over a new image of `size` bytes; `None` where this
+    /// machine cannot attach one (not root, no losetup, no loop driver).
+    fn attach(size: u64) -> Option<LoopDevice> {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("disk.img");
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(size)
+            .unwrap();
+        let out = Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(&image)
+            .output()
+            .ok()?;
+        let device = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+        (out.status.success() && !device.is_empty()).then_some(LoopDevice { device, _dir: dir })
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
+    }
+}
+
+/// A loop device with a backing file is a disk of its own (virtual: no
+/// address, an empty `slaves`), listed by both agents alike.
+#[test]
+fn disks_with_an_attached_loop_device() {
+    let Some(bin) = qemu_ga_binary() else { return };
+    let Some(device) = LoopDevice::attach(8 << 20) else {
+        eprintln!("no loop device could be attached: skipped");
+        return;
+    };
+    let ga = QemuGa::start(&bin, &[]);
+    settled(|| {
+        let theirs = ga.ok("guest-get-disks");
+        let ours = to_json(&disks::get_disks().unwrap());
+        (ours, theirs)
+    });
+    let ours = to_json(&disks::get_disks().unwrap());
+    let entry = ours
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == device.device.as_str())
+        .unwrap_or_else(|| panic!("{} not in {ours}", device.device));
+    assert_eq!(
+        entry,
+        &json!({"name": device.device, "partition": false, "dependencies": []})
+    );
 }

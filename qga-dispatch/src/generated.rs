@@ -335,6 +335,15 @@ pub trait Handler {
         arguments: qga_types::commands::GuestSetVcpusArguments,
     ) -> Result<i64, crate::Error>;
 
+    /// List the guest's block devices: on Linux every disk the kernel has
+    /// that is not empty (removable, loop and network block devices
+    /// included), and the partitions of each; on Windows the physical disks.
+    ///
+    /// Returns: one `GuestDiskInfo` per disk or partition
+    ///
+    /// Since: 5.2
+    fn guest_get_disks(&mut self) -> Result<Vec<qga_types::GuestDiskInfo>, crate::Error>;
+
     /// List the filesystems mounted in the guest.  Network filesystems (NFS,
     /// CIFS and the like) are left out.
     ///
@@ -607,6 +616,10 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         success_response: true,
     },
     crate::CommandInfo {
+        name: "guest-get-disks",
+        success_response: true,
+    },
+    crate::CommandInfo {
         name: "guest-get-fsinfo",
         success_response: true,
     },
@@ -767,6 +780,10 @@ pub fn dispatch<H: Handler + ?Sized>(
         }
         "guest-set-vcpus" => {
             crate::Reply::new(&handler.guest_set_vcpus(arguments.parse()?)?)
+        }
+        "guest-get-disks" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_disks()?)
         }
         "guest-get-fsinfo" => {
             arguments.empty()?;

@@ -2113,6 +2113,24 @@ pub mod commands {
         pub vcpus: Vec<super::GuestLogicalProcessor>,
     }
 
+    /// List the guest's block devices: on Linux every disk the kernel has
+    /// that is not empty (removable, loop and network block devices
+    /// included), and the partitions of each; on Windows the physical disks.
+    ///
+    /// Returns: one `GuestDiskInfo` per disk or partition
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetDisks;
+
+    impl crate::Command for GuestGetDisks {
+        const NAME: &'static str = "guest-get-disks";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestDiskInfo>;
+    }
+
     /// List the filesystems mounted in the guest.  Network filesystems (NFS,
     /// CIFS and the like) are left out.
     ///

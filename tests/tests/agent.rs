@@ -47,7 +47,7 @@ fn sync_ping_info_and_ids() {
     );
     let info = c.call(&json!({"execute": "guest-info"}));
     let commands = info["return"]["supported_commands"].as_array().unwrap();
-    assert_eq!(commands.len(), 39);
+    assert_eq!(commands.len(), 40);
     let shutdown = commands
         .iter()
         .find(|c| c["name"] == "guest-shutdown")
@@ -254,6 +254,12 @@ fn queries_answer_with_their_shapes() {
             v.as_array()
                 .is_some_and(|a| a.iter().any(|i| i["name"] == "lo"))
         }),
+        ("guest-get-disks", &|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|d| d["name"].is_string() && d["partition"].is_boolean())
+            })
+        }),
         ("guest-get-fsinfo", &|v| v.is_array()),
         ("guest-get-diskstats", &|v| {
             v.as_array().is_some_and(|a| {
@@ -364,7 +370,7 @@ fn options_dump_help_and_config_file() {
         .env("QGA_CONF", &empty)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 39);
+    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 40);
     let bad = std::process::Command::new(ours("qga-agent"))
         .args(["-m", "pigeon"])
         .env("QGA_CONF", &empty)

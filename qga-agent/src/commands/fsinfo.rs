@@ -28,6 +28,7 @@ use qga_types::{
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
 use crate::commands::mounts::{FsMount, MountTable};
+use crate::commands::udev::Uevent;
 use crate::ctype::{sign_prefix, Scanner};
 
 /// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
@@ -81,7 +82,13 @@ fn fsinfo_for_mount(
         .join(format!("{}:{}", mount.devmajor, mount.devminor));
     let mut name = None;
     let mut disks = Vec::new();
-    fsinfo_for_device(&devpath, &mut name, &mut disks, sources, 0)?;
+    fsinfo_for_device(
+        &devpath,
+        &mut name,
+        &mut disks,
+        sources.udev_data.as_deref(),
+        0,
+    )?;
     let (used_bytes, total_bytes, total_bytes_privileged) =
         match rustix::fs::statvfs(&mount.dirname) {
             Ok(st) => {
@@ -106,6 +113,29 @@ fn fsinfo_for_mount(
     })
 }
 
+/// The address of the disk at `devpath` (a sysfs device path, a link to one
+/// will do), as guest-get-fsinfo finds it: the first disk of the walk
+/// (qemu-ga's `get_disk_address()`, which guest-get-disks uses). `None` when the
+/// walk finds no disk; its errors are returned.
+pub fn disk_address(
+    devpath: &Path,
+    udev_data: Option<&Path>,
+) -> Result<Option<GuestDiskAddress>, CommandError> {
+    let mut name = None;
+    let mut disks = Vec::new();
+    fsinfo_for_device(devpath, &mut name, &mut disks, udev_data, 0)?;
+    Ok(disks.into_iter().next())
+}
+
+/// Whether the device at `devpath` is a virtual one of the kernel (device-mapper,
+/// md, loop, ...): its sysfs path is under `/devices/virtual/block/`.
+pub fn is_virtual_device(devpath: &Path) -> io::Result<bool> {
+    let syspath = fs::canonicalize(devpath)?;
+    Ok(syspath
+        .to_string_lossy()
+        .contains("/devices/virtual/block/"))
+}
+
 fn basename(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -119,7 +149,7 @@ fn fsinfo_for_device(
     devpath: &Path,
     name: &mut Option<String>,
     disks: &mut Vec<GuestDiskAddress>,
-    sources: &FsInfoSources,
+    udev_data: Option<&Path>,
     depth: usize,
 ) -> Result<(), CommandError> {
     let syspath = match fs::canonicalize(devpath) {
@@ -139,9 +169,9 @@ fn fsinfo_for_device(
     name.get_or_insert_with(|| basename(&syspath));
     let text = syspath.to_string_lossy().into_owned();
     if text.contains("/devices/virtual/block/") {
-        fsinfo_for_virtual_device(&syspath, name, disks, sources, depth)
+        fsinfo_for_virtual_device(&syspath, name, disks, udev_data, depth)
     } else {
-        fsinfo_for_real_device(&syspath, &text, disks, sources)
+        fsinfo_for_real_device(&syspath, &text, disks, udev_data)
     }
 }
 
@@ -156,7 +186,7 @@ fn fsinfo_for_virtual_device(
     syspath: &Path,
     name: &mut Option<String>,
     disks: &mut Vec<GuestDiskAddress>,
-    sources: &FsInfoSources,
+    udev_data: Option<&Path>,
     depth: usize,
 ) -> Result<(), CommandError> {
     if depth >= MAX_DEVICE_DEPTH {
@@ -177,7 +207,7 @@ fn fsinfo_for_virtual_device(
         let entry = entry
             .map_err(|e| errno_error(format_args!("readdir(\"{}\")", dirpath.display()), &e))?;
         if entry.file_type().is_ok_and(|t| t.is_symlink()) {
-            fsinfo_for_device(&entry.path(), name, disks, sources, depth + 1)?;
+            fsinfo_for_device(&entry.path(), name, disks, udev_data, depth + 1)?;
         }
     }
     Ok(())
@@ -189,7 +219,7 @@ fn fsinfo_for_real_device(
     syspath: &Path,
     text: &str,
     disks: &mut Vec<GuestDiskAddress>,
-    sources: &FsInfoSources,
+    udev_data: Option<&Path>,
 ) -> Result<(), CommandError> {
     let mut disk = GuestDiskAddress {
         pci_controller: GuestPCIAddress {
@@ -206,10 +236,14 @@ fn fsinfo_for_real_device(
         dev: None,
         ccw_address: None,
     };
-    if let Some(udev_data) = &sources.udev_data {
-        let (dev, serial) = udev_info(syspath, udev_data);
-        disk.dev = dev;
-        disk.serial = serial;
+    if let Some(udev_data) = udev_data {
+        // libudev's view: the node from the uevent file, the serial from udev's
+        // database (when not empty).
+        let uevent = Uevent::read(syspath);
+        disk.dev = uevent.devnode();
+        disk.serial = uevent
+            .property(udev_data, "ID_SERIAL")
+            .filter(|s| !s.is_empty());
     }
     let has_hwinf = if text.contains("/devices/pci") {
         pci_disk(text, &mut disk)?
@@ -224,40 +258,6 @@ fn fsinfo_for_real_device(
         disks.insert(0, disk);
     }
     Ok(())
-}
-
-/// What libudev tells qemu-ga about a device: its node (`/dev/` + DEVNAME of the
-/// device's uevent file) and its serial (the non-empty `ID_SERIAL` property of
-/// udev's database entry `b<major>:<minor>`).
-fn udev_info(syspath: &Path, udev_data: &Path) -> (Option<String>, Option<String>) {
-    let uevent = fs::read_to_string(syspath.join("uevent")).unwrap_or_default();
-    let mut devname = None;
-    let (mut major, mut minor) = (None, None);
-    for line in uevent.lines() {
-        if let Some(v) = line.strip_prefix("DEVNAME=") {
-            devname = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("MAJOR=") {
-            major = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("MINOR=") {
-            minor = Some(v.to_string());
-        }
-    }
-    let dev = devname.map(|name| {
-        if name.starts_with('/') {
-            name
-        } else {
-            format!("/dev/{name}")
-        }
-    });
-    let serial = major.zip(minor).and_then(|(major, minor)| {
-        let db = fs::read_to_string(udev_data.join(format!("b{major}:{minor}"))).ok()?;
-        db.lines()
-            .filter_map(|l| l.strip_prefix("E:ID_SERIAL="))
-            .next_back()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    });
-    (dev, serial)
 }
 
 /// The basename of the `driver` link of the device at `path`.
