@@ -13,7 +13,7 @@ use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
 use crate::commands::{
     clock, cpu, cpustats, disks, diskstats, fsinfo, fstrim, load, memory, network, password,
-    routes, system,
+    routes, ssh_keys, system,
 };
 use crate::daemon::state::State;
 
@@ -311,6 +311,28 @@ impl Handler for Agent {
 
     fn guest_get_osinfo(&mut self) -> Result<GuestOSInfo, Error> {
         system::get_osinfo().map_err(generic)
+    }
+
+    fn guest_ssh_get_authorized_keys(
+        &mut self,
+        arguments: args::GuestSshGetAuthorizedKeysArguments,
+    ) -> Result<GuestAuthorizedKeys, Error> {
+        ssh_keys::get_authorized_keys(&arguments.username).map_err(generic)
+    }
+
+    fn guest_ssh_add_authorized_keys(
+        &mut self,
+        arguments: args::GuestSshAddAuthorizedKeysArguments,
+    ) -> Result<(), Error> {
+        let reset = arguments.reset.unwrap_or(false);
+        ssh_keys::add_authorized_keys(&arguments.username, &arguments.keys, reset).map_err(generic)
+    }
+
+    fn guest_ssh_remove_authorized_keys(
+        &mut self,
+        arguments: args::GuestSshRemoveAuthorizedKeysArguments,
+    ) -> Result<(), Error> {
+        ssh_keys::remove_authorized_keys(&arguments.username, &arguments.keys).map_err(generic)
     }
 
     fn guest_get_diskstats(&mut self) -> Result<Vec<GuestDiskStatsInfo>, Error> {

@@ -476,6 +476,43 @@ pub trait Handler {
         &mut self,
     ) -> Result<Vec<qga_types::GuestDeviceInfo>, crate::Error>;
 
+    /// Read the public keys that may log in to an account with SSH: the
+    /// lines of its ~/.ssh/authorized_keys, blank lines and comments left
+    /// out.  Only guests with OpenSSH's files have them.
+    ///
+    /// Returns: `GuestAuthorizedKeys`
+    ///
+    /// Since: 5.2
+    fn guest_ssh_get_authorized_keys(
+        &mut self,
+        arguments: qga_types::commands::GuestSshGetAuthorizedKeysArguments,
+    ) -> Result<qga_types::GuestAuthorizedKeys, crate::Error>;
+
+    /// Let public keys log in to an account with SSH: add them to its
+    /// ~/.ssh/authorized_keys, creating the file (and ~/.ssh) when there is
+    /// none.  A key already in the file is not added twice.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    fn guest_ssh_add_authorized_keys(
+        &mut self,
+        arguments: qga_types::commands::GuestSshAddAuthorizedKeysArguments,
+    ) -> Result<(), crate::Error>;
+
+    /// Stop public keys from logging in to an account with SSH: remove the
+    /// lines equal to them from its ~/.ssh/authorized_keys.  The other
+    /// lines, comments included, stay; a key that is not there, or a
+    /// missing file, is no error.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    fn guest_ssh_remove_authorized_keys(
+        &mut self,
+        arguments: qga_types::commands::GuestSshRemoveAuthorizedKeysArguments,
+    ) -> Result<(), crate::Error>;
+
     /// Report the I/O counters of every block device of the guest, disks
     /// and partitions, as its kernel keeps them.
     ///
@@ -669,6 +706,18 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         success_response: true,
     },
     crate::CommandInfo {
+        name: "guest-ssh-get-authorized-keys",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-ssh-add-authorized-keys",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-ssh-remove-authorized-keys",
+        success_response: true,
+    },
+    crate::CommandInfo {
         name: "guest-get-diskstats",
         success_response: true,
     },
@@ -828,6 +877,19 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-devices" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_devices()?)
+        }
+        "guest-ssh-get-authorized-keys" => {
+            crate::Reply::new(
+                &handler.guest_ssh_get_authorized_keys(arguments.parse()?)?,
+            )
+        }
+        "guest-ssh-add-authorized-keys" => {
+            handler.guest_ssh_add_authorized_keys(arguments.parse()?)?;
+            Ok(crate::Reply::empty())
+        }
+        "guest-ssh-remove-authorized-keys" => {
+            handler.guest_ssh_remove_authorized_keys(arguments.parse()?)?;
+            Ok(crate::Reply::empty())
         }
         "guest-get-diskstats" => {
             arguments.empty()?;

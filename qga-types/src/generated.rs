@@ -2416,6 +2416,94 @@ pub mod commands {
         type Returns = Vec<super::GuestDeviceInfo>;
     }
 
+    /// Read the public keys that may log in to an account with SSH: the
+    /// lines of its ~/.ssh/authorized_keys, blank lines and comments left
+    /// out.  Only guests with OpenSSH's files have them.
+    ///
+    /// Returns: `GuestAuthorizedKeys`
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestSshGetAuthorizedKeys;
+
+    impl crate::Command for GuestSshGetAuthorizedKeys {
+        const NAME: &'static str = "guest-ssh-get-authorized-keys";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = GuestSshGetAuthorizedKeysArguments;
+        type Returns = super::GuestAuthorizedKeys;
+    }
+
+    /// The arguments of [`GuestSshGetAuthorizedKeys`] (`guest-ssh-get-authorized-keys`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSshGetAuthorizedKeysArguments {
+        /// the account
+        pub username: String,
+    }
+
+    /// Let public keys log in to an account with SSH: add them to its
+    /// ~/.ssh/authorized_keys, creating the file (and ~/.ssh) when there is
+    /// none.  A key already in the file is not added twice.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestSshAddAuthorizedKeys;
+
+    impl crate::Command for GuestSshAddAuthorizedKeys {
+        const NAME: &'static str = "guest-ssh-add-authorized-keys";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = GuestSshAddAuthorizedKeysArguments;
+        type Returns = crate::Empty;
+    }
+
+    /// The arguments of [`GuestSshAddAuthorizedKeys`] (`guest-ssh-add-authorized-keys`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSshAddAuthorizedKeysArguments {
+        /// the account
+        pub username: String,
+        /// the keys, one line of OpenSSH's authorized_keys format each;
+        /// a key must not be empty, start with "#" or hold a newline
+        pub keys: Vec<String>,
+        /// true to replace the file's content with `keys` instead of
+        /// adding to it; false when absent
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reset: Option<bool>,
+    }
+
+    /// Stop public keys from logging in to an account with SSH: remove the
+    /// lines equal to them from its ~/.ssh/authorized_keys.  The other
+    /// lines, comments included, stay; a key that is not there, or a
+    /// missing file, is no error.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestSshRemoveAuthorizedKeys;
+
+    impl crate::Command for GuestSshRemoveAuthorizedKeys {
+        const NAME: &'static str = "guest-ssh-remove-authorized-keys";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = GuestSshRemoveAuthorizedKeysArguments;
+        type Returns = crate::Empty;
+    }
+
+    /// The arguments of [`GuestSshRemoveAuthorizedKeys`] (`guest-ssh-remove-authorized-keys`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSshRemoveAuthorizedKeysArguments {
+        /// the account
+        pub username: String,
+        /// the keys, as for `guest-ssh-add-authorized-keys`
+        pub keys: Vec<String>,
+    }
+
     /// Report the I/O counters of every block device of the guest, disks
     /// and partitions, as its kernel keeps them.
     ///

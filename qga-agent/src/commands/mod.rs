@@ -24,5 +24,6 @@ pub mod nvme;
 pub mod password;
 pub mod power;
 pub mod routes;
+pub mod ssh_keys;
 pub mod system;
 pub mod udev;
