@@ -11,7 +11,10 @@ use crate::commands::file::FileTable;
 use crate::commands::fsfreeze::{Freezer, FreezerConfig, FrozenObserver};
 use crate::commands::mounts::MountTable;
 use crate::commands::power::{Power, SuspendMode};
-use crate::commands::{clock, cpu, fsinfo, fstrim, memory, network, password, system};
+use crate::commands::{
+    clock, cpu, cpustats, disks, diskstats, fsinfo, fstrim, load, memory, network, password,
+    routes, ssh_keys, system,
+};
 use crate::daemon::state::State;
 
 /// A command failure, as the client sees it.
@@ -253,6 +256,10 @@ impl Handler for Agent {
         cpu::set_vcpus(&arguments.vcpus).map_err(generic)
     }
 
+    fn guest_get_disks(&mut self) -> Result<Vec<GuestDiskInfo>, Error> {
+        disks::get_disks().map_err(generic)
+    }
+
     fn guest_get_fsinfo(&mut self) -> Result<Vec<GuestFilesystemInfo>, Error> {
         fsinfo::get_fsinfo().map_err(generic)
     }
@@ -304,5 +311,43 @@ impl Handler for Agent {
 
     fn guest_get_osinfo(&mut self) -> Result<GuestOSInfo, Error> {
         system::get_osinfo().map_err(generic)
+    }
+
+    fn guest_ssh_get_authorized_keys(
+        &mut self,
+        arguments: args::GuestSshGetAuthorizedKeysArguments,
+    ) -> Result<GuestAuthorizedKeys, Error> {
+        ssh_keys::get_authorized_keys(&arguments.username).map_err(generic)
+    }
+
+    fn guest_ssh_add_authorized_keys(
+        &mut self,
+        arguments: args::GuestSshAddAuthorizedKeysArguments,
+    ) -> Result<(), Error> {
+        let reset = arguments.reset.unwrap_or(false);
+        ssh_keys::add_authorized_keys(&arguments.username, &arguments.keys, reset).map_err(generic)
+    }
+
+    fn guest_ssh_remove_authorized_keys(
+        &mut self,
+        arguments: args::GuestSshRemoveAuthorizedKeysArguments,
+    ) -> Result<(), Error> {
+        ssh_keys::remove_authorized_keys(&arguments.username, &arguments.keys).map_err(generic)
+    }
+
+    fn guest_get_diskstats(&mut self) -> Result<Vec<GuestDiskStatsInfo>, Error> {
+        diskstats::get_diskstats().map_err(generic)
+    }
+
+    fn guest_get_cpustats(&mut self) -> Result<Vec<GuestCpuStats>, Error> {
+        cpustats::get_cpustats().map_err(generic)
+    }
+
+    fn guest_get_load(&mut self) -> Result<GuestLoadAverage, Error> {
+        load::get_load().map_err(generic)
+    }
+
+    fn guest_network_get_route(&mut self) -> Result<Vec<GuestNetworkRoute>, Error> {
+        routes::get_routes().map_err(generic)
     }
 }

@@ -64,6 +64,31 @@ impl<'a> Scanner<'a> {
         self.digits(16)
     }
 
+    /// `%lu` (glibc's `strtoul`): white space, an optional sign, then decimal
+    /// digits. A value too large for 64 bits is `u64::MAX`, as strtoul saturates;
+    /// a `-` negates, wrapping. `None`, with nothing read, when there is no digit.
+    pub(crate) fn ulong(&mut self) -> Option<u64> {
+        let (negative, start) = sign_prefix(&self.s[self.pos..]);
+        let start = self.pos + start;
+        let mut end = start;
+        let mut value: Option<u64> = Some(0);
+        while let Some(d) = self.s.get(end).and_then(|&c| char::from(c).to_digit(10)) {
+            value = value
+                .and_then(|v| v.checked_mul(10))
+                .and_then(|v| v.checked_add(u64::from(d)));
+            end += 1;
+        }
+        if end == start {
+            return None;
+        }
+        self.pos = end;
+        Some(match value {
+            None => u64::MAX,
+            Some(v) if negative => v.wrapping_neg(),
+            Some(v) => v,
+        })
+    }
+
     pub(crate) fn digits(&mut self, radix: u32) -> Option<u32> {
         let start = self.pos;
         let mut value: u32 = 0;
@@ -96,7 +121,28 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_space, sign_prefix};
+    use super::{is_space, sign_prefix, Scanner};
+
+    #[test]
+    fn ulong_reads_as_strtoul() {
+        let read = |s: &[u8]| {
+            let mut sc = Scanner::new(s);
+            (sc.ulong(), sc.pos())
+        };
+        assert_eq!(read(b"  42 7"), (Some(42), 4));
+        assert_eq!(read(b"+5x"), (Some(5), 2));
+        assert_eq!(read(b"-1"), (Some(u64::MAX), 2), "negation wraps");
+        assert_eq!(read(b"18446744073709551615"), (Some(u64::MAX), 20));
+        assert_eq!(
+            read(b"99999999999999999999999"),
+            (Some(u64::MAX), 23),
+            "saturates"
+        );
+        assert_eq!(read(b"-99999999999999999999999").0, Some(u64::MAX));
+        assert_eq!(read(b" x"), (None, 0), "nothing read without a digit");
+        assert_eq!(read(b"-"), (None, 0));
+        assert_eq!(read(b""), (None, 0));
+    }
 
     #[test]
     fn c_space_is_exactly_the_six_bytes() {

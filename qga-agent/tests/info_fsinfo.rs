@@ -220,14 +220,21 @@ fn fsinfo_from_fixture() {
     let st = rustix::fs::statvfs(m[0].0.as_str()).unwrap();
     let used = (st.f_blocks - st.f_bfree) * st.f_frsize;
     let total = (st.f_blocks - st.f_bfree + st.f_bavail) * st.f_frsize;
+    let privileged = st.f_blocks * st.f_frsize;
     for fs in got.as_array_mut().unwrap() {
         let fs = fs.as_object_mut().unwrap();
         let u = fs.remove("used-bytes").expect("used-bytes");
         let t = fs.remove("total-bytes").expect("total-bytes");
+        let p = fs
+            .remove("total-bytes-privileged")
+            .expect("total-bytes-privileged");
         // The temp dir's filesystem may change a little between the calls.
         let near = |a: u64, b: u64| a.abs_diff(b) <= 64 << 20;
         assert!(near(u.as_u64().unwrap(), used), "{u} vs {used}");
         assert!(near(t.as_u64().unwrap(), total), "{t} vs {total}");
+        // The size of the filesystem itself does not move.
+        assert_eq!(p.as_u64().unwrap(), privileged);
+        assert!(p.as_u64().unwrap() >= t.as_u64().unwrap(), "{p} < {t}");
     }
 
     let virtio_pci = [0, 0, 2, 0];
@@ -409,6 +416,7 @@ fn fsinfo_errors_and_fallback() {
     assert_eq!(got[0].r#type, "ext4");
     assert!(got[0].disk.is_empty());
     assert!(got[0].used_bytes.is_some() && got[0].total_bytes.is_some());
+    assert!(got[0].total_bytes_privileged >= got[0].total_bytes);
 }
 
 #[test]

@@ -335,6 +335,15 @@ pub trait Handler {
         arguments: qga_types::commands::GuestSetVcpusArguments,
     ) -> Result<i64, crate::Error>;
 
+    /// List the guest's block devices: on Linux every disk the kernel has
+    /// that is not empty (removable, loop and network block devices
+    /// included), and the partitions of each; on Windows the physical disks.
+    ///
+    /// Returns: one `GuestDiskInfo` per disk or partition
+    ///
+    /// Since: 5.2
+    fn guest_get_disks(&mut self) -> Result<Vec<qga_types::GuestDiskInfo>, crate::Error>;
+
     /// List the filesystems mounted in the guest.  Network filesystems (NFS,
     /// CIFS and the like) are left out.
     ///
@@ -454,6 +463,95 @@ pub trait Handler {
     ///
     /// Since: 2.10
     fn guest_get_osinfo(&mut self) -> Result<qga_types::GuestOSInfo, crate::Error>;
+
+    /// List the devices of a Windows guest with their drivers.  Only the
+    /// Windows agent has this command: a Linux agent answers that it does
+    /// not know it.
+    ///
+    /// Returns: one `GuestDeviceInfo` per device
+    ///
+    /// Since: 5.2
+    #[cfg(windows)]
+    fn guest_get_devices(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestDeviceInfo>, crate::Error>;
+
+    /// Read the public keys that may log in to an account with SSH: the
+    /// lines of its ~/.ssh/authorized_keys, blank lines and comments left
+    /// out.  Only guests with OpenSSH's files have them.
+    ///
+    /// Returns: `GuestAuthorizedKeys`
+    ///
+    /// Since: 5.2
+    fn guest_ssh_get_authorized_keys(
+        &mut self,
+        arguments: qga_types::commands::GuestSshGetAuthorizedKeysArguments,
+    ) -> Result<qga_types::GuestAuthorizedKeys, crate::Error>;
+
+    /// Let public keys log in to an account with SSH: add them to its
+    /// ~/.ssh/authorized_keys, creating the file (and ~/.ssh) when there is
+    /// none.  A key already in the file is not added twice.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    fn guest_ssh_add_authorized_keys(
+        &mut self,
+        arguments: qga_types::commands::GuestSshAddAuthorizedKeysArguments,
+    ) -> Result<(), crate::Error>;
+
+    /// Stop public keys from logging in to an account with SSH: remove the
+    /// lines equal to them from its ~/.ssh/authorized_keys.  The other
+    /// lines, comments included, stay; a key that is not there, or a
+    /// missing file, is no error.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    fn guest_ssh_remove_authorized_keys(
+        &mut self,
+        arguments: qga_types::commands::GuestSshRemoveAuthorizedKeysArguments,
+    ) -> Result<(), crate::Error>;
+
+    /// Report the I/O counters of every block device of the guest, disks
+    /// and partitions, as its kernel keeps them.
+    ///
+    /// Returns: one `GuestDiskStatsInfo` per block device
+    ///
+    /// Since: 7.1
+    fn guest_get_diskstats(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestDiskStatsInfo>, crate::Error>;
+
+    /// Report how each processor of the guest has spent its time since the
+    /// guest booted.
+    ///
+    /// Returns: one `GuestCpuStats` per processor
+    ///
+    /// Since: 7.1
+    fn guest_get_cpustats(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestCpuStats>, crate::Error>;
+
+    /// Report the guest's load averages.  On Linux they are the kernel's
+    /// own; a Windows guest has none, so QEMU's agent for Windows works them
+    /// out from the processor usage it measures from the first call of this
+    /// command on.
+    ///
+    /// Returns: `GuestLoadAverage`
+    ///
+    /// Since: 10.0
+    fn guest_get_load(&mut self) -> Result<qga_types::GuestLoadAverage, crate::Error>;
+
+    /// List the routes of the guest's routing tables, IPv4 and IPv6.  When
+    /// the guest has IPv6 disabled, only the IPv4 routes are listed.
+    ///
+    /// Returns: one `GuestNetworkRoute` per route
+    ///
+    /// Since: 9.1
+    fn guest_network_get_route(
+        &mut self,
+    ) -> Result<Vec<qga_types::GuestNetworkRoute>, crate::Error>;
 }
 
 /// Every command, in schema order, with whether it answers on success.
@@ -555,6 +653,10 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
         success_response: true,
     },
     crate::CommandInfo {
+        name: "guest-get-disks",
+        success_response: true,
+    },
+    crate::CommandInfo {
         name: "guest-get-fsinfo",
         success_response: true,
     },
@@ -596,6 +698,39 @@ pub const COMMANDS: &[crate::CommandInfo] = &[
     },
     crate::CommandInfo {
         name: "guest-get-osinfo",
+        success_response: true,
+    },
+    #[cfg(windows)]
+    crate::CommandInfo {
+        name: "guest-get-devices",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-ssh-get-authorized-keys",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-ssh-add-authorized-keys",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-ssh-remove-authorized-keys",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-get-diskstats",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-get-cpustats",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-get-load",
+        success_response: true,
+    },
+    crate::CommandInfo {
+        name: "guest-network-get-route",
         success_response: true,
     },
 ];
@@ -695,6 +830,10 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-set-vcpus" => {
             crate::Reply::new(&handler.guest_set_vcpus(arguments.parse()?)?)
         }
+        "guest-get-disks" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_disks()?)
+        }
         "guest-get-fsinfo" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_fsinfo()?)
@@ -733,6 +872,40 @@ pub fn dispatch<H: Handler + ?Sized>(
         "guest-get-osinfo" => {
             arguments.empty()?;
             crate::Reply::new(&handler.guest_get_osinfo()?)
+        }
+        #[cfg(windows)]
+        "guest-get-devices" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_devices()?)
+        }
+        "guest-ssh-get-authorized-keys" => {
+            crate::Reply::new(
+                &handler.guest_ssh_get_authorized_keys(arguments.parse()?)?,
+            )
+        }
+        "guest-ssh-add-authorized-keys" => {
+            handler.guest_ssh_add_authorized_keys(arguments.parse()?)?;
+            Ok(crate::Reply::empty())
+        }
+        "guest-ssh-remove-authorized-keys" => {
+            handler.guest_ssh_remove_authorized_keys(arguments.parse()?)?;
+            Ok(crate::Reply::empty())
+        }
+        "guest-get-diskstats" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_diskstats()?)
+        }
+        "guest-get-cpustats" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_cpustats()?)
+        }
+        "guest-get-load" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_get_load()?)
+        }
+        "guest-network-get-route" => {
+            arguments.empty()?;
+            crate::Reply::new(&handler.guest_network_get_route()?)
         }
         _ => Err(crate::Error::command_not_found(name)),
     }

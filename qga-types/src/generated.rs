@@ -551,6 +551,162 @@ pub struct GuestDiskAddress {
     pub ccw_address: Option<GuestCCWAddress>,
 }
 
+/// The SMART / Health Information log page (log identifier 02h) of an
+/// NVMe controller, as the NVMe specification defines it.  Each counter
+/// of 128 bits comes as two members: the one ending in "-lo" holds its
+/// low 64 bits, the one ending in "-hi" its high 64 bits.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GuestNVMeSmart {
+    /// the critical warning bits: spare space low,
+    /// temperature out of range, reliability degraded,
+    /// read-only, volatile memory backup failed
+    pub critical_warning: i64,
+    /// the composite temperature, in kelvins
+    pub temperature: i64,
+    /// the spare capacity left, in percent
+    pub available_spare: i64,
+    /// the spare capacity in percent below
+    /// which the controller warns
+    pub available_spare_threshold: i64,
+    /// an estimate of the share of the device's life
+    /// used up, in percent (may exceed 100)
+    pub percentage_used: i64,
+    /// units of 512,000 bytes read
+    pub data_units_read_lo: u64,
+    /// units of 512,000 bytes read
+    pub data_units_read_hi: u64,
+    /// units of 512,000 bytes written
+    pub data_units_written_lo: u64,
+    /// units of 512,000 bytes written
+    pub data_units_written_hi: u64,
+    /// read commands completed
+    pub host_read_commands_lo: u64,
+    /// read commands completed
+    pub host_read_commands_hi: u64,
+    /// write commands completed
+    pub host_write_commands_lo: u64,
+    /// write commands completed
+    pub host_write_commands_hi: u64,
+    /// minutes the controller was busy with I/O
+    pub controller_busy_time_lo: u64,
+    /// minutes the controller was busy with I/O
+    pub controller_busy_time_hi: u64,
+    /// power cycles
+    pub power_cycles_lo: u64,
+    /// power cycles
+    pub power_cycles_hi: u64,
+    /// hours powered on
+    pub power_on_hours_lo: u64,
+    /// hours powered on
+    pub power_on_hours_hi: u64,
+    /// shutdowns without a shutdown notification
+    pub unsafe_shutdowns_lo: u64,
+    /// shutdowns without a shutdown notification
+    pub unsafe_shutdowns_hi: u64,
+    /// unrecovered data integrity errors
+    pub media_errors_lo: u64,
+    /// unrecovered data integrity errors
+    pub media_errors_hi: u64,
+    /// error log entries over the
+    /// controller's life
+    pub number_of_error_log_entries_lo: u64,
+    /// error log entries over the
+    /// controller's life
+    pub number_of_error_log_entries_hi: u64,
+}
+
+/// The health information of a disk, in the form of its kind of bus.
+/// Only NVMe disks report one.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestDiskSmart {
+    /// the disk's bus, which says what the other members are
+    #[serde(flatten)]
+    pub r#type: GuestDiskSmartBranch,
+}
+
+/// The value of `type` in a [`GuestDiskSmart`], with the members of its branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum GuestDiskSmartBranch {
+    /// an IDE disk
+    Ide,
+    /// a floppy disk
+    Fdc,
+    /// a SCSI disk
+    Scsi,
+    /// a virtio disk
+    Virtio,
+    /// a Xen disk
+    Xen,
+    /// a USB disk
+    Usb,
+    /// a User-mode Linux disk
+    Uml,
+    /// a SATA disk
+    Sata,
+    /// an SD card
+    Sd,
+    /// a bus the agent does not recognise (since 2.4)
+    Unknown,
+    /// an IEEE 1394 (FireWire) bus, reported by Windows guests
+    /// (since 2.4)
+    Ieee1394,
+    /// an SSA bus, reported by Windows guests (since 2.4)
+    Ssa,
+    /// a Fibre Channel bus, reported by Windows guests (since 2.4)
+    Fibre,
+    /// a RAID bus, reported by Windows guests (since 2.4)
+    Raid,
+    /// an iSCSI bus, reported by Windows guests (since 2.4)
+    Iscsi,
+    /// a serial-attached SCSI bus, reported by Windows guests
+    /// (since 2.4)
+    Sas,
+    /// a MultiMediaCard bus, reported by Windows guests (since 2.4)
+    Mmc,
+    /// a virtual bus, reported by Windows guests (since 2.4)
+    Virtual,
+    /// a file-backed virtual bus, reported by Windows
+    /// guests (since 2.4)
+    FileBackedVirtual,
+    /// an NVMe disk (since 7.1)
+    Nvme(GuestNVMeSmart),
+}
+
+/// One block device of the guest: a disk, or a partition of one.
+///
+/// Since: 5.2
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestDiskInfo {
+    /// the device node, such as "/dev/vda" or "/dev/nvme0n1p1"
+    pub name: String,
+    /// true for a partition, false for a whole disk
+    pub partition: bool,
+    /// the device nodes this one is built on: for a
+    /// partition, its disk; for a device-mapper or md
+    /// device, the devices below it (the physical volumes
+    /// of an LVM volume, the disk of a LUKS volume).  Empty
+    /// when there are none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependencies: Option<Vec<String>>,
+    /// where the disk is attached; only for disks that are not
+    /// virtual devices of the guest's kernel
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<GuestDiskAddress>,
+    /// the name device-mapper knows the device by, such as
+    /// "vg0-root", when it has one
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// the disk's health information, for NVMe disks (since 7.1)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart: Option<GuestDiskSmart>,
+}
+
 /// One mounted filesystem of the guest.
 ///
 /// Since: 2.2
@@ -572,6 +728,10 @@ pub struct GuestFilesystemInfo {
     /// (since 3.0)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_bytes: Option<u64>,
+    /// the size in bytes, blocks reserved for the
+    /// superuser included (since 9.1)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes_privileged: Option<u64>,
     /// the disks the filesystem lives on; empty when the agent cannot
     /// tell what kind of disk they are
     pub disk: Vec<GuestDiskAddress>,
@@ -738,6 +898,120 @@ pub struct GuestExec {
     pub pid: i64,
 }
 
+/// Which output of a program started by `guest-exec` the agent
+/// collects.
+///
+/// Since: 8.0
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestExecCaptureOutputMode {
+    /// none: the program's standard output and standard error go to
+    /// /dev/null
+    None,
+    /// the standard output only, returned as out-data; the
+    /// standard error goes to /dev/null
+    Stdout,
+    /// the standard error only, returned as err-data; the standard
+    /// output goes to /dev/null
+    Stderr,
+    /// both, the standard output as out-data and the standard
+    /// error as err-data
+    Separated,
+    /// both, through one pipe, interleaved as the program wrote
+    /// them, returned as out-data (err-data is never present).  Not
+    /// available on Windows guests.
+    Merged,
+}
+
+impl GuestExecCaptureOutputMode {
+    /// Every value, in schema order.
+    pub const ALL: &[Self] = &[
+        Self::None,
+        Self::Stdout,
+        Self::Stderr,
+        Self::Separated,
+        Self::Merged,
+    ];
+
+    /// The value's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+            Self::Separated => "separated",
+            Self::Merged => "merged",
+        }
+    }
+}
+
+impl ::std::fmt::Display for GuestExecCaptureOutputMode {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::std::str::FromStr for GuestExecCaptureOutputMode {
+    type Err = crate::InvalidEnumValue;
+
+    fn from_str(s: &str) -> Result<Self, crate::InvalidEnumValue> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == s)
+            .ok_or_else(|| crate::InvalidEnumValue::new("GuestExecCaptureOutputMode", s))
+    }
+}
+
+/// Which output of a program started by `guest-exec` the agent
+/// collects, given as a flag or as a mode.
+///
+/// Since: 8.0
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum GuestExecCaptureOutput {
+    /// true for "separated", false for "none" (since 2.5)
+    Flag(bool),
+    /// the mode; the preferred form
+    Mode(GuestExecCaptureOutputMode),
+}
+
+impl<'de> Deserialize<'de> for GuestExecCaptureOutput {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for Visitor {
+            type Value = GuestExecCaptureOutput;
+
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("GuestExecCaptureOutput")
+            }
+
+            fn visit_str<E: ::serde::de::Error>(
+                self,
+                value: &str,
+            ) -> Result<Self::Value, E> {
+                Deserialize::deserialize(
+                        ::serde::de::IntoDeserializer::into_deserializer(value),
+                    )
+                    .map(GuestExecCaptureOutput::Mode)
+            }
+
+            fn visit_bool<E: ::serde::de::Error>(
+                self,
+                value: bool,
+            ) -> Result<Self::Value, E> {
+                Ok(GuestExecCaptureOutput::Flag(value))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 /// The name of the guest machine.
 ///
 /// Since: 2.10
@@ -827,6 +1101,363 @@ pub struct GuestOSInfo {
     /// "client".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_id: Option<String>,
+}
+
+/// The kinds of device of `GuestDeviceId`.
+///
+/// Since: 5.2
+#[cfg(windows)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestDeviceType {
+    /// a PCI device
+    Pci,
+}
+
+#[cfg(windows)]
+impl GuestDeviceType {
+    /// Every value, in schema order.
+    pub const ALL: &[Self] = &[Self::Pci];
+
+    /// The value's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pci => "pci",
+        }
+    }
+}
+
+#[cfg(windows)]
+impl ::std::fmt::Display for GuestDeviceType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(windows)]
+impl ::std::str::FromStr for GuestDeviceType {
+    type Err = crate::InvalidEnumValue;
+
+    fn from_str(s: &str) -> Result<Self, crate::InvalidEnumValue> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == s)
+            .ok_or_else(|| crate::InvalidEnumValue::new("GuestDeviceType", s))
+    }
+}
+
+/// The identity of a PCI device.
+///
+/// Since: 5.2
+#[cfg(windows)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GuestDeviceIdPCI {
+    /// the vendor ID
+    pub vendor_id: u16,
+    /// the device ID
+    pub device_id: u16,
+}
+
+/// The identity of a device, in the form of its kind.
+///
+/// Since: 5.2
+#[cfg(windows)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestDeviceId {
+    /// the kind of device, which says what the other members are
+    #[serde(flatten)]
+    pub r#type: GuestDeviceIdBranch,
+}
+
+/// The value of `type` in a [`GuestDeviceId`], with the members of its branch.
+#[cfg(windows)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum GuestDeviceIdBranch {
+    /// a PCI device
+    Pci(GuestDeviceIdPCI),
+}
+
+/// One device of a Windows guest and its driver.
+///
+/// Since: 5.2
+#[cfg(windows)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GuestDeviceInfo {
+    /// the name of the device's driver
+    pub driver_name: String,
+    /// the driver's release date, in nanoseconds since
+    /// 1970-01-01 00:00:00 UTC
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_date: Option<i64>,
+    /// the driver's version
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_version: Option<String>,
+    /// the device's identity
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<GuestDeviceId>,
+}
+
+/// The public keys that may log in to an account with SSH.
+///
+/// Since: 5.2
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestAuthorizedKeys {
+    /// the keys, one line of OpenSSH's authorized_keys format each
+    pub keys: Vec<String>,
+}
+
+/// The I/O counters the guest's kernel keeps for a block device.  The
+/// kernel's version decides which of them it has: a member is absent
+/// when it does not.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct GuestDiskStats {
+    /// sectors read
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_sectors: Option<u64>,
+    /// reads completed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_ios: Option<u64>,
+    /// reads merged with an adjacent one before they were
+    /// issued
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_merges: Option<u64>,
+    /// sectors written
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_sectors: Option<u64>,
+    /// writes completed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_ios: Option<u64>,
+    /// writes merged with an adjacent one before they were
+    /// issued
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_merges: Option<u64>,
+    /// sectors discarded
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard_sectors: Option<u64>,
+    /// discards completed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard_ios: Option<u64>,
+    /// discards merged with an adjacent one before they
+    /// were issued
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard_merges: Option<u64>,
+    /// flushes completed
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_ios: Option<u64>,
+    /// milliseconds spent reading
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_ticks: Option<u64>,
+    /// milliseconds spent writing
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_ticks: Option<u64>,
+    /// milliseconds spent discarding
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discard_ticks: Option<u64>,
+    /// milliseconds spent flushing
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flush_ticks: Option<u64>,
+    /// requests in flight at the moment
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ios_pgr: Option<u64>,
+    /// milliseconds during which requests were in flight
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ticks: Option<u64>,
+    /// milliseconds spent by all requests, each counted for
+    /// the time it was in flight
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_ticks: Option<u64>,
+}
+
+/// The I/O counters of one block device of the guest.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestDiskStatsInfo {
+    /// the device's kernel name, such as "vda" or "vda1"
+    pub name: String,
+    /// the device's major number
+    pub major: u64,
+    /// the device's minor number
+    pub minor: u64,
+    /// the counters
+    pub stats: GuestDiskStats,
+}
+
+/// The operating systems whose processor times `GuestCpuStats` reports.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuestCpuStatsType {
+    /// Linux
+    Linux,
+}
+
+impl GuestCpuStatsType {
+    /// Every value, in schema order.
+    pub const ALL: &[Self] = &[Self::Linux];
+
+    /// The value's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Linux => "linux",
+        }
+    }
+}
+
+impl ::std::fmt::Display for GuestCpuStatsType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ::std::str::FromStr for GuestCpuStatsType {
+    type Err = crate::InvalidEnumValue;
+
+    fn from_str(s: &str) -> Result<Self, crate::InvalidEnumValue> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.as_str() == s)
+            .ok_or_else(|| crate::InvalidEnumValue::new("GuestCpuStatsType", s))
+    }
+}
+
+/// How a processor of a Linux guest spent its time since boot, in
+/// milliseconds.  The kernel's version decides which of the optional
+/// members it has: a member is absent when it does not.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestLinuxCpuStats {
+    /// the processor's number in the guest
+    pub cpu: i64,
+    /// time running user code
+    pub user: u64,
+    /// time running user code of processes of low priority (nice)
+    pub nice: u64,
+    /// time running kernel code
+    pub system: u64,
+    /// time idle
+    pub idle: u64,
+    /// time idle while waiting for I/O to complete (Linux 2.5.41)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iowait: Option<u64>,
+    /// time serving interrupts (Linux 2.6.0)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irq: Option<u64>,
+    /// time serving soft interrupts (Linux 2.6.0)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub softirq: Option<u64>,
+    /// time the host gave to other virtual processors while this
+    /// one wanted to run (Linux 2.6.11)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steal: Option<u64>,
+    /// time running a virtual processor of a guest of this guest's
+    /// kernel (Linux 2.6.24)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest: Option<u64>,
+    /// time running a low-priority (nice) virtual processor of
+    /// a guest of this guest's kernel (Linux 2.6.33)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guestnice: Option<u64>,
+}
+
+/// The processor times of one processor of the guest, in the form of
+/// the guest's operating system.
+///
+/// Since: 7.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestCpuStats {
+    /// the guest's operating system, which says what the other
+    /// members are
+    #[serde(flatten)]
+    pub r#type: GuestCpuStatsBranch,
+}
+
+/// The value of `type` in a [`GuestCpuStats`], with the members of its branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum GuestCpuStatsBranch {
+    /// Linux
+    Linux(GuestLinuxCpuStats),
+}
+
+/// The guest's load averages: the mean number of tasks running or
+/// waiting to run (on Linux, also those waiting for I/O) over the last
+/// minute, five minutes and fifteen minutes.
+///
+/// Since: 10.0
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestLoadAverage {
+    /// the average over one minute
+    pub load1m: f64,
+    /// the average over five minutes
+    pub load5m: f64,
+    /// the average over fifteen minutes
+    pub load15m: f64,
+}
+
+/// One route of the guest's routing tables.
+///
+/// Since: 9.1
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuestNetworkRoute {
+    /// the interface packets take the route out of, such as "eth0"
+    pub iface: String,
+    /// the network or host the route leads to, as an address
+    pub destination: String,
+    /// the route's metric (its cost: lower routes are preferred)
+    pub metric: i64,
+    /// the next router on the way (IPv4 only; "0.0.0.0" when
+    /// the destination is on the link)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// the destination's network mask (IPv4 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// the initial round-trip time, in milliseconds (IPv4 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irtt: Option<i64>,
+    /// the kernel's flags of the route (RTF_UP, RTF_GATEWAY, ...)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u64>,
+    /// how many references the kernel holds on the route
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refcnt: Option<i64>,
+    /// how many times the kernel looked the route up
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r#use: Option<i64>,
+    /// the default TCP window size of the route (IPv4 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<i64>,
+    /// the largest packet the route carries (IPv4 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<i64>,
+    /// the length of the destination's prefix, in bits, as
+    /// a decimal number (IPv6 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desprefixlen: Option<String>,
+    /// the source prefix of the route, as an address (IPv6 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// the length of the source prefix, in bits, as a
+    /// decimal number (IPv6 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srcprefixlen: Option<String>,
+    /// the next router on the way, "::" when the destination is
+    /// on the link (IPv6 only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nexthop: Option<String>,
+    /// the IP version: 4 or 6
+    pub version: i64,
 }
 
 /// A descriptor per command, and the argument types of commands whose
@@ -1482,6 +2113,24 @@ pub mod commands {
         pub vcpus: Vec<super::GuestLogicalProcessor>,
     }
 
+    /// List the guest's block devices: on Linux every disk the kernel has
+    /// that is not empty (removable, loop and network block devices
+    /// included), and the partitions of each; on Windows the physical disks.
+    ///
+    /// Returns: one `GuestDiskInfo` per disk or partition
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetDisks;
+
+    impl crate::Command for GuestGetDisks {
+        const NAME: &'static str = "guest-get-disks";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestDiskInfo>;
+    }
+
     /// List the filesystems mounted in the guest.  Network filesystems (NFS,
     /// CIFS and the like) are left out.
     ///
@@ -1745,5 +2394,183 @@ pub mod commands {
 
         type Arguments = crate::Empty;
         type Returns = super::GuestOSInfo;
+    }
+
+    /// List the devices of a Windows guest with their drivers.  Only the
+    /// Windows agent has this command: a Linux agent answers that it does
+    /// not know it.
+    ///
+    /// Returns: one `GuestDeviceInfo` per device
+    ///
+    /// Since: 5.2
+    #[cfg(windows)]
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetDevices;
+
+    #[cfg(windows)]
+    impl crate::Command for GuestGetDevices {
+        const NAME: &'static str = "guest-get-devices";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestDeviceInfo>;
+    }
+
+    /// Read the public keys that may log in to an account with SSH: the
+    /// lines of its ~/.ssh/authorized_keys, blank lines and comments left
+    /// out.  Only guests with OpenSSH's files have them.
+    ///
+    /// Returns: `GuestAuthorizedKeys`
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestSshGetAuthorizedKeys;
+
+    impl crate::Command for GuestSshGetAuthorizedKeys {
+        const NAME: &'static str = "guest-ssh-get-authorized-keys";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = GuestSshGetAuthorizedKeysArguments;
+        type Returns = super::GuestAuthorizedKeys;
+    }
+
+    /// The arguments of [`GuestSshGetAuthorizedKeys`] (`guest-ssh-get-authorized-keys`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSshGetAuthorizedKeysArguments {
+        /// the account
+        pub username: String,
+    }
+
+    /// Let public keys log in to an account with SSH: add them to its
+    /// ~/.ssh/authorized_keys, creating the file (and ~/.ssh) when there is
+    /// none.  A key already in the file is not added twice.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestSshAddAuthorizedKeys;
+
+    impl crate::Command for GuestSshAddAuthorizedKeys {
+        const NAME: &'static str = "guest-ssh-add-authorized-keys";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = GuestSshAddAuthorizedKeysArguments;
+        type Returns = crate::Empty;
+    }
+
+    /// The arguments of [`GuestSshAddAuthorizedKeys`] (`guest-ssh-add-authorized-keys`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSshAddAuthorizedKeysArguments {
+        /// the account
+        pub username: String,
+        /// the keys, one line of OpenSSH's authorized_keys format each;
+        /// a key must not be empty, start with "#" or hold a newline
+        pub keys: Vec<String>,
+        /// true to replace the file's content with `keys` instead of
+        /// adding to it; false when absent
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reset: Option<bool>,
+    }
+
+    /// Stop public keys from logging in to an account with SSH: remove the
+    /// lines equal to them from its ~/.ssh/authorized_keys.  The other
+    /// lines, comments included, stay; a key that is not there, or a
+    /// missing file, is no error.
+    ///
+    /// Returns: nothing
+    ///
+    /// Since: 5.2
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestSshRemoveAuthorizedKeys;
+
+    impl crate::Command for GuestSshRemoveAuthorizedKeys {
+        const NAME: &'static str = "guest-ssh-remove-authorized-keys";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = GuestSshRemoveAuthorizedKeysArguments;
+        type Returns = crate::Empty;
+    }
+
+    /// The arguments of [`GuestSshRemoveAuthorizedKeys`] (`guest-ssh-remove-authorized-keys`).
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct GuestSshRemoveAuthorizedKeysArguments {
+        /// the account
+        pub username: String,
+        /// the keys, as for `guest-ssh-add-authorized-keys`
+        pub keys: Vec<String>,
+    }
+
+    /// Report the I/O counters of every block device of the guest, disks
+    /// and partitions, as its kernel keeps them.
+    ///
+    /// Returns: one `GuestDiskStatsInfo` per block device
+    ///
+    /// Since: 7.1
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetDiskstats;
+
+    impl crate::Command for GuestGetDiskstats {
+        const NAME: &'static str = "guest-get-diskstats";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestDiskStatsInfo>;
+    }
+
+    /// Report how each processor of the guest has spent its time since the
+    /// guest booted.
+    ///
+    /// Returns: one `GuestCpuStats` per processor
+    ///
+    /// Since: 7.1
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetCpustats;
+
+    impl crate::Command for GuestGetCpustats {
+        const NAME: &'static str = "guest-get-cpustats";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestCpuStats>;
+    }
+
+    /// Report the guest's load averages.  On Linux they are the kernel's
+    /// own; a Windows guest has none, so QEMU's agent for Windows works them
+    /// out from the processor usage it measures from the first call of this
+    /// command on.
+    ///
+    /// Returns: `GuestLoadAverage`
+    ///
+    /// Since: 10.0
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestGetLoad;
+
+    impl crate::Command for GuestGetLoad {
+        const NAME: &'static str = "guest-get-load";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = super::GuestLoadAverage;
+    }
+
+    /// List the routes of the guest's routing tables, IPv4 and IPv6.  When
+    /// the guest has IPv6 disabled, only the IPv4 routes are listed.
+    ///
+    /// Returns: one `GuestNetworkRoute` per route
+    ///
+    /// Since: 9.1
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct GuestNetworkGetRoute;
+
+    impl crate::Command for GuestNetworkGetRoute {
+        const NAME: &'static str = "guest-network-get-route";
+        const SUCCESS_RESPONSE: bool = true;
+
+        type Arguments = crate::Empty;
+        type Returns = Vec<super::GuestNetworkRoute>;
     }
 }

@@ -224,3 +224,148 @@ fn descriptors() {
     const { assert!(!commands::GuestSuspendRam::SUCCESS_RESPONSE) };
     const { assert!(commands::GuestPing::SUCCESS_RESPONSE) };
 }
+
+/// What QEMU's agent sends for the commands and members it gained after the
+/// manual (7.2 as observed where it has them, 10.2's schema for the others).
+#[test]
+fn shapes_added_after_the_manual() {
+    use qga_types::*;
+    round_trip::<commands::GuestGetFsinfo>(json!([{
+        "name": "vda", "mountpoint": "/", "type": "ext4",
+        "used-bytes": 36728811520_u64, "total-bytes": 97572749312_u64,
+        "total-bytes-privileged": 102687436800_u64, "disk": []
+    }]));
+    round_trip_as::<Vec<GuestDiskInfo>>(
+        "disks",
+        json!([
+            {"name": "/dev/vda1", "partition": true, "dependencies": ["/dev/vda"]},
+            {
+                "name": "/dev/vda", "partition": false, "dependencies": [],
+                "address": {
+                    "pci-controller": {"domain": 0, "bus": 0, "slot": 2, "function": 0},
+                    "bus-type": "virtio", "bus": 0, "target": 0, "unit": 0, "dev": "/dev/vda"
+                }
+            },
+            {"name": "/dev/dm-0", "partition": false, "dependencies": ["/dev/sda2"], "alias": "vg0-root"},
+            {
+                "name": "/dev/nvme0n1", "partition": false, "dependencies": [],
+                "smart": {
+                    "type": "nvme", "critical-warning": 0, "temperature": 310,
+                    "available-spare": 100, "available-spare-threshold": 10, "percentage-used": 0,
+                    "data-units-read-lo": 1234, "data-units-read-hi": 0,
+                    "data-units-written-lo": 99, "data-units-written-hi": 0,
+                    "host-read-commands-lo": 5, "host-read-commands-hi": 0,
+                    "host-write-commands-lo": 6, "host-write-commands-hi": 0,
+                    "controller-busy-time-lo": 0, "controller-busy-time-hi": 0,
+                    "power-cycles-lo": 1, "power-cycles-hi": 0,
+                    "power-on-hours-lo": 2, "power-on-hours-hi": 0,
+                    "unsafe-shutdowns-lo": 0, "unsafe-shutdowns-hi": 0,
+                    "media-errors-lo": 0, "media-errors-hi": 0,
+                    "number-of-error-log-entries-lo": 0,
+                    "number-of-error-log-entries-hi": 18446744073709551615_u64
+                }
+            }
+        ]),
+    );
+    let disks: Vec<GuestDiskInfo> = serde_json::from_value(json!([{
+        "name": "/dev/nvme0n1", "partition": false, "smart": {"type": "nvme",
+            "critical-warning": 1, "temperature": 300, "available-spare": 1,
+            "available-spare-threshold": 1, "percentage-used": 1,
+            "data-units-read-lo": 0, "data-units-read-hi": 0, "data-units-written-lo": 0,
+            "data-units-written-hi": 0, "host-read-commands-lo": 0, "host-read-commands-hi": 0,
+            "host-write-commands-lo": 0, "host-write-commands-hi": 0,
+            "controller-busy-time-lo": 0, "controller-busy-time-hi": 0, "power-cycles-lo": 0,
+            "power-cycles-hi": 0, "power-on-hours-lo": 0, "power-on-hours-hi": 0,
+            "unsafe-shutdowns-lo": 0, "unsafe-shutdowns-hi": 0, "media-errors-lo": 0,
+            "media-errors-hi": 0, "number-of-error-log-entries-lo": 0,
+            "number-of-error-log-entries-hi": 0}
+    }]))
+    .unwrap();
+    let Some(GuestDiskSmart {
+        r#type: GuestDiskSmartBranch::Nvme(smart),
+    }) = &disks[0].smart
+    else {
+        panic!("{:?}", disks[0].smart);
+    };
+    assert_eq!(smart.temperature, 300);
+
+    round_trip_as::<Vec<GuestDiskStatsInfo>>(
+        "diskstats",
+        json!([
+            {"name": "vda", "major": 254, "minor": 0, "stats": {
+                "read-ios": 110955, "read-merges": 11419, "read-sectors": 14646306,
+                "read-ticks": 761814, "write-ios": 37923, "write-merges": 143310,
+                "write-sectors": 69207576, "write-ticks": 1093634, "ios-pgr": 0,
+                "total-ticks": 92148, "weight-ticks": 1909155, "discard-ios": 43477,
+                "discard-merges": 62, "discard-sectors": 20687560, "discard-ticks": 43557,
+                "flush-ios": 950, "flush-ticks": 10149
+            }},
+            {"name": "hda1", "major": 3, "minor": 1, "stats": {
+                "read-ios": 1, "read-sectors": 2, "write-ios": 3, "write-sectors": 4
+            }}
+        ]),
+    );
+    round_trip_as::<Vec<GuestCpuStats>>(
+        "cpustats",
+        json!([
+            {"type": "linux", "cpu": 0, "user": 1137300, "nice": 0, "system": 128230,
+             "idle": 303500, "iowait": 22000, "irq": 0, "softirq": 540, "steal": 14900,
+             "guest": 0, "guestnice": 0},
+            {"type": "linux", "cpu": 1, "user": 1, "nice": 2, "system": 3, "idle": 4}
+        ]),
+    );
+    let cpus: Vec<GuestCpuStats> = serde_json::from_value(
+        json!([{"type": "linux", "cpu": 3, "user": 1, "nice": 2, "system": 3, "idle": 4}]),
+    )
+    .unwrap();
+    let GuestCpuStatsBranch::Linux(cpu) = &cpus[0].r#type;
+    assert_eq!((cpu.cpu, cpu.iowait), (3, None));
+    assert!(serde_json::from_value::<GuestCpuStats>(json!({"type": "windows", "cpu": 0})).is_err());
+
+    round_trip_as::<GuestLoadAverage>(
+        "load",
+        json!({"load1m": 0.52, "load5m": 1.0, "load15m": 0.0}),
+    );
+    round_trip_as::<Vec<GuestNetworkRoute>>(
+        "routes",
+        json!([
+            {"iface": "eth0", "destination": "0.0.0.0", "gateway": "192.0.2.1", "mask": "0.0.0.0",
+             "metric": 0, "flags": 3, "refcnt": 0, "use": 0, "mtu": 0, "window": 0, "irtt": 0,
+             "version": 4},
+            {"iface": "eth0", "destination": "fd00::", "desprefixlen": "64", "source": "::",
+             "srcprefixlen": "0", "nexthop": "::", "metric": 256, "flags": 1, "refcnt": 0,
+             "use": 0, "version": 6}
+        ]),
+    );
+    round_trip_as::<GuestAuthorizedKeys>("ssh keys", json!({"keys": ["ssh-ed25519 AAAAC3Nz k@h"]}));
+}
+
+#[test]
+fn capture_output_is_a_flag_or_a_mode() {
+    use qga_types::{GuestExecCaptureOutput, GuestExecCaptureOutputMode};
+    assert_eq!(
+        serde_json::from_value::<GuestExecCaptureOutput>(json!(true)).unwrap(),
+        GuestExecCaptureOutput::Flag(true)
+    );
+    for mode in GuestExecCaptureOutputMode::ALL {
+        let value = json!(mode.as_str());
+        let parsed = serde_json::from_value::<GuestExecCaptureOutput>(value.clone()).unwrap();
+        assert_eq!(parsed, GuestExecCaptureOutput::Mode(*mode));
+        assert_eq!(serde_json::to_value(parsed).unwrap(), value);
+    }
+    assert_eq!(
+        GuestExecCaptureOutputMode::ALL
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>(),
+        ["none", "stdout", "stderr", "separated", "merged"]
+    );
+    let wrong = serde_json::from_value::<GuestExecCaptureOutput>(json!(1)).unwrap_err();
+    assert!(
+        wrong
+            .to_string()
+            .contains("expected GuestExecCaptureOutput"),
+        "{wrong}"
+    );
+    assert!(serde_json::from_value::<GuestExecCaptureOutput>(json!("both")).is_err());
+}

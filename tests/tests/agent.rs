@@ -47,7 +47,62 @@ fn sync_ping_info_and_ids() {
     );
     let info = c.call(&json!({"execute": "guest-info"}));
     let commands = info["return"]["supported_commands"].as_array().unwrap();
-    assert_eq!(commands.len(), 35);
+    assert_eq!(commands.len(), 43);
+    // QEMU 10.2's commands on Linux: all of its schema but guest-get-devices
+    // (Windows only).
+    let mut names: Vec<&str> = commands
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "guest-exec",
+            "guest-exec-status",
+            "guest-file-close",
+            "guest-file-flush",
+            "guest-file-open",
+            "guest-file-read",
+            "guest-file-seek",
+            "guest-file-write",
+            "guest-fsfreeze-freeze",
+            "guest-fsfreeze-freeze-list",
+            "guest-fsfreeze-status",
+            "guest-fsfreeze-thaw",
+            "guest-fstrim",
+            "guest-get-cpustats",
+            "guest-get-disks",
+            "guest-get-diskstats",
+            "guest-get-fsinfo",
+            "guest-get-host-name",
+            "guest-get-load",
+            "guest-get-memory-block-info",
+            "guest-get-memory-blocks",
+            "guest-get-osinfo",
+            "guest-get-time",
+            "guest-get-timezone",
+            "guest-get-users",
+            "guest-get-vcpus",
+            "guest-info",
+            "guest-network-get-interfaces",
+            "guest-network-get-route",
+            "guest-ping",
+            "guest-set-memory-blocks",
+            "guest-set-time",
+            "guest-set-user-password",
+            "guest-set-vcpus",
+            "guest-shutdown",
+            "guest-ssh-add-authorized-keys",
+            "guest-ssh-get-authorized-keys",
+            "guest-ssh-remove-authorized-keys",
+            "guest-suspend-disk",
+            "guest-suspend-hybrid",
+            "guest-suspend-ram",
+            "guest-sync",
+            "guest-sync-delimited",
+        ]
+    );
     let shutdown = commands
         .iter()
         .find(|c| c["name"] == "guest-shutdown")
@@ -135,6 +190,33 @@ fn the_error_table_over_the_wire() {
             r#"{"execute": "guest-file-open", "arguments": {"path": "/dev/null", "mode": "zz"}}"#,
             "GenericError",
             "invalid file open mode 'zz'",
+        ),
+        // The ssh commands, without touching any account: keys are checked
+        // first, and the user does not exist.
+        (
+            r#"{"execute": "guest-ssh-get-authorized-keys", "arguments": {"username": "no-such-user-qga"}}"#,
+            "GenericError",
+            "failed to lookup user 'no-such-user-qga': no such user",
+        ),
+        (
+            r##"{"execute": "guest-ssh-add-authorized-keys", "arguments": {"username": "no-such-user-qga", "keys": ["# not a key"]}}"##,
+            "GenericError",
+            "invalid OpenSSH public key: '# not a key'",
+        ),
+        (
+            r#"{"execute": "guest-ssh-remove-authorized-keys", "arguments": {"username": "no-such-user-qga", "keys": ["a\nb"]}}"#,
+            "GenericError",
+            "invalid OpenSSH public key: 'a\nb'",
+        ),
+        (
+            r#"{"execute": "guest-ssh-add-authorized-keys", "arguments": {"username": "no-such-user-qga"}}"#,
+            "GenericError",
+            "Parameter 'keys' is missing",
+        ),
+        (
+            r#"{"execute": "guest-get-devices"}"#,
+            "CommandNotFound",
+            "The command guest-get-devices has not been found",
         ),
         (
             r#"{"execute": "guest-exec-status", "arguments": {"pid": 999999999}}"#,
@@ -254,7 +336,34 @@ fn queries_answer_with_their_shapes() {
             v.as_array()
                 .is_some_and(|a| a.iter().any(|i| i["name"] == "lo"))
         }),
+        ("guest-get-disks", &|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|d| d["name"].is_string() && d["partition"].is_boolean())
+            })
+        }),
         ("guest-get-fsinfo", &|v| v.is_array()),
+        ("guest-get-diskstats", &|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|d| d["name"].is_string() && d["stats"].is_object())
+            })
+        }),
+        ("guest-get-cpustats", &|v| {
+            v.as_array()
+                .is_some_and(|a| !a.is_empty() && a.iter().all(|c| c["type"] == "linux"))
+        }),
+        ("guest-get-load", &|v| {
+            ["load1m", "load5m", "load15m"]
+                .iter()
+                .all(|k| v[k].as_f64().is_some_and(|n| n >= 0.0))
+        }),
+        ("guest-network-get-route", &|v| {
+            v.as_array().is_some_and(|a| {
+                a.iter()
+                    .all(|r| r["iface"].is_string() && (r["version"] == 4 || r["version"] == 6))
+            })
+        }),
         ("guest-fsfreeze-status", &|v| v == "thawed"),
     ] {
         let response = c.call(&json!({"execute": command}));
@@ -343,7 +452,7 @@ fn options_dump_help_and_config_file() {
         .env("QGA_CONF", &empty)
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 35);
+    assert_eq!(String::from_utf8(list.stdout).unwrap().lines().count(), 43);
     let bad = std::process::Command::new(ours("qga-agent"))
         .args(["-m", "pigeon"])
         .env("QGA_CONF", &empty)

@@ -20,10 +20,12 @@ pub enum Mode {
 fn outputs(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
     let schema = qapi_gen::load(&root.join(SCHEMA)).map_err(|e| e.to_string())?;
     // qga-types holds the types and their runtime; qga-dispatch reaches the types
-    // as `qga_types`.
+    // as `qga_types`. The schema's one condition, CONFIG_WIN32 (guest-get-devices),
+    // is a Windows target: a Linux agent does not have the command.
     let options = Options {
         runtime: "crate".into(),
         types: "qga_types".into(),
+        cfg_map: [("CONFIG_WIN32".to_owned(), "windows".to_owned())].into(),
         ..Options::default()
     };
     Ok(vec![

@@ -13,7 +13,8 @@
 //! `virtio-pci` → virtio or, for virtio-scsi, scsi, `ahci` → sata, `nvme` → nvme),
 //! and its CCW address on s390x. `used-bytes` and `total-bytes` come from
 //! statvfs() of the mount point: used = (blocks - free) × fragment size; total =
-//! used + what is available to unprivileged users.
+//! used + what is available to unprivileged users; `total-bytes-privileged`
+//! (QEMU 9.1) = blocks × fragment size, the reserved blocks included.
 
 use std::fs;
 use std::io;
@@ -27,6 +28,7 @@ use qga_types::{
 use crate::commands::error::errno_error;
 use crate::commands::error::CommandError;
 use crate::commands::mounts::{FsMount, MountTable};
+use crate::commands::udev::Uevent;
 use crate::ctype::{sign_prefix, Scanner};
 
 /// Where guest-get-fsinfo reads from. [`FsInfoSources::default`] is the real
@@ -80,26 +82,58 @@ fn fsinfo_for_mount(
         .join(format!("{}:{}", mount.devmajor, mount.devminor));
     let mut name = None;
     let mut disks = Vec::new();
-    fsinfo_for_device(&devpath, &mut name, &mut disks, sources, 0)?;
-    let (used_bytes, total_bytes) = match rustix::fs::statvfs(&mount.dirname) {
-        Ok(st) => {
-            let used = st.f_blocks.wrapping_sub(st.f_bfree);
-            let nonroot_total = used.wrapping_add(st.f_bavail);
-            (
-                Some(used.wrapping_mul(st.f_frsize)),
-                Some(nonroot_total.wrapping_mul(st.f_frsize)),
-            )
-        }
-        Err(_) => (None, None),
-    };
+    fsinfo_for_device(
+        &devpath,
+        &mut name,
+        &mut disks,
+        sources.udev_data.as_deref(),
+        0,
+    )?;
+    let (used_bytes, total_bytes, total_bytes_privileged) =
+        match rustix::fs::statvfs(&mount.dirname) {
+            Ok(st) => {
+                let used = st.f_blocks.wrapping_sub(st.f_bfree);
+                let nonroot_total = used.wrapping_add(st.f_bavail);
+                (
+                    Some(used.wrapping_mul(st.f_frsize)),
+                    Some(nonroot_total.wrapping_mul(st.f_frsize)),
+                    Some(st.f_blocks.wrapping_mul(st.f_frsize)),
+                )
+            }
+            Err(_) => (None, None, None),
+        };
     Ok(GuestFilesystemInfo {
         name: name.unwrap_or_default(),
         mountpoint: mount.dirname.to_string_lossy().into_owned(),
         r#type: mount.devtype.clone(),
         used_bytes,
         total_bytes,
+        total_bytes_privileged,
         disk: disks,
     })
+}
+
+/// The address of the disk at `devpath` (a sysfs device path, a link to one
+/// will do), as guest-get-fsinfo finds it: the first disk of the walk
+/// (qemu-ga's `get_disk_address()`, which guest-get-disks uses). `None` when the
+/// walk finds no disk; its errors are returned.
+pub fn disk_address(
+    devpath: &Path,
+    udev_data: Option<&Path>,
+) -> Result<Option<GuestDiskAddress>, CommandError> {
+    let mut name = None;
+    let mut disks = Vec::new();
+    fsinfo_for_device(devpath, &mut name, &mut disks, udev_data, 0)?;
+    Ok(disks.into_iter().next())
+}
+
+/// Whether the device at `devpath` is a virtual one of the kernel (device-mapper,
+/// md, loop, ...): its sysfs path is under `/devices/virtual/block/`.
+pub fn is_virtual_device(devpath: &Path) -> io::Result<bool> {
+    let syspath = fs::canonicalize(devpath)?;
+    Ok(syspath
+        .to_string_lossy()
+        .contains("/devices/virtual/block/"))
 }
 
 fn basename(path: &Path) -> String {
@@ -115,7 +149,7 @@ fn fsinfo_for_device(
     devpath: &Path,
     name: &mut Option<String>,
     disks: &mut Vec<GuestDiskAddress>,
-    sources: &FsInfoSources,
+    udev_data: Option<&Path>,
     depth: usize,
 ) -> Result<(), CommandError> {
     let syspath = match fs::canonicalize(devpath) {
@@ -135,9 +169,9 @@ fn fsinfo_for_device(
     name.get_or_insert_with(|| basename(&syspath));
     let text = syspath.to_string_lossy().into_owned();
     if text.contains("/devices/virtual/block/") {
-        fsinfo_for_virtual_device(&syspath, name, disks, sources, depth)
+        fsinfo_for_virtual_device(&syspath, name, disks, udev_data, depth)
     } else {
-        fsinfo_for_real_device(&syspath, &text, disks, sources)
+        fsinfo_for_real_device(&syspath, &text, disks, udev_data)
     }
 }
 
@@ -152,7 +186,7 @@ fn fsinfo_for_virtual_device(
     syspath: &Path,
     name: &mut Option<String>,
     disks: &mut Vec<GuestDiskAddress>,
-    sources: &FsInfoSources,
+    udev_data: Option<&Path>,
     depth: usize,
 ) -> Result<(), CommandError> {
     if depth >= MAX_DEVICE_DEPTH {
@@ -173,7 +207,7 @@ fn fsinfo_for_virtual_device(
         let entry = entry
             .map_err(|e| errno_error(format_args!("readdir(\"{}\")", dirpath.display()), &e))?;
         if entry.file_type().is_ok_and(|t| t.is_symlink()) {
-            fsinfo_for_device(&entry.path(), name, disks, sources, depth + 1)?;
+            fsinfo_for_device(&entry.path(), name, disks, udev_data, depth + 1)?;
         }
     }
     Ok(())
@@ -185,7 +219,7 @@ fn fsinfo_for_real_device(
     syspath: &Path,
     text: &str,
     disks: &mut Vec<GuestDiskAddress>,
-    sources: &FsInfoSources,
+    udev_data: Option<&Path>,
 ) -> Result<(), CommandError> {
     let mut disk = GuestDiskAddress {
         pci_controller: GuestPCIAddress {
@@ -202,10 +236,14 @@ fn fsinfo_for_real_device(
         dev: None,
         ccw_address: None,
     };
-    if let Some(udev_data) = &sources.udev_data {
-        let (dev, serial) = udev_info(syspath, udev_data);
-        disk.dev = dev;
-        disk.serial = serial;
+    if let Some(udev_data) = udev_data {
+        // libudev's view: the node from the uevent file, the serial from udev's
+        // database (when not empty).
+        let uevent = Uevent::read(syspath);
+        disk.dev = uevent.devnode();
+        disk.serial = uevent
+            .property(udev_data, "ID_SERIAL")
+            .filter(|s| !s.is_empty());
     }
     let has_hwinf = if text.contains("/devices/pci") {
         pci_disk(text, &mut disk)?
@@ -220,40 +258,6 @@ fn fsinfo_for_real_device(
         disks.insert(0, disk);
     }
     Ok(())
-}
-
-/// What libudev tells qemu-ga about a device: its node (`/dev/` + DEVNAME of the
-/// device's uevent file) and its serial (the non-empty `ID_SERIAL` property of
-/// udev's database entry `b<major>:<minor>`).
-fn udev_info(syspath: &Path, udev_data: &Path) -> (Option<String>, Option<String>) {
-    let uevent = fs::read_to_string(syspath.join("uevent")).unwrap_or_default();
-    let mut devname = None;
-    let (mut major, mut minor) = (None, None);
-    for line in uevent.lines() {
-        if let Some(v) = line.strip_prefix("DEVNAME=") {
-            devname = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("MAJOR=") {
-            major = Some(v.to_string());
-        } else if let Some(v) = line.strip_prefix("MINOR=") {
-            minor = Some(v.to_string());
-        }
-    }
-    let dev = devname.map(|name| {
-        if name.starts_with('/') {
-            name
-        } else {
-            format!("/dev/{name}")
-        }
-    });
-    let serial = major.zip(minor).and_then(|(major, minor)| {
-        let db = fs::read_to_string(udev_data.join(format!("b{major}:{minor}"))).ok()?;
-        db.lines()
-            .filter_map(|l| l.strip_prefix("E:ID_SERIAL="))
-            .next_back()
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    });
-    (dev, serial)
 }
 
 /// The basename of the `driver` link of the device at `path`.
