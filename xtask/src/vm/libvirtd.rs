@@ -4,7 +4,10 @@
 //! `/var/cache/libvirt`, `/var/log/libvirt` and `/run/libvirt`, and copies of
 //! `/etc/passwd` and `/etc/group` that add the `libvirt-qemu` user libvirt 9.0
 //! insists on. Only the QEMU driver is loaded (`LIBVIRT_DRIVER_DIR` names a folder
-//! holding it alone: no network or firewall driver starts). Its socket is in the run's
+//! holding it alone: no network or firewall driver starts), and the host's system bus
+//! and systemd folders are hidden from it (an empty folder over `/run/dbus` and
+//! `/run/systemd`), so that it registers nothing with systemd-machined or a firewall
+//! on a machine that runs them. Its socket is in the run's
 //! folder; it is stopped by its PID, and any QEMU it left running (QEMU daemonizes
 //! away from libvirtd) is killed by its pid file. [`Libvirtd`] does all of that when
 //! dropped, whatever happened before.
@@ -28,6 +31,11 @@ const PRIVATE_DIRS: &[(&str, &str)] = &[
     ("log", "/var/log/libvirt"),
     ("run", "/run/libvirt"),
 ];
+
+/// Host folders the daemon must not see: through them it would reach the system bus
+/// (systemd-machined, firewalld) and systemd. Each, if present, gets an empty folder
+/// mounted over it.
+const HIDDEN_DIRS: &[&str] = &["/run/dbus", "/run/systemd"];
 
 /// What the QEMU driver is told in the private `/etc/libvirt/qemu.conf`: QEMU runs as
 /// root with no security driver, cgroups or namespaces of its own (none of which a
@@ -128,7 +136,7 @@ impl Libvirtd {
     fn spawn(&mut self, libvirtd: &Path, driver: &Path) -> Result<(), String> {
         let dir = self.dir.clone();
         for sub in [
-            "etc", "lib", "cache", "log", "run", "sock", "drivers", "home",
+            "etc", "lib", "cache", "log", "run", "sock", "drivers", "home", "empty",
         ] {
             mkdir(&dir.join(sub))?;
         }
@@ -170,6 +178,11 @@ impl Libvirtd {
             }
             binds.push((dir.join(name), target.to_path_buf()));
         }
+        for hidden in HIDDEN_DIRS {
+            if Path::new(hidden).is_dir() {
+                binds.push((dir.join("empty"), PathBuf::from(hidden)));
+            }
+        }
         binds.push((dir.join("passwd"), PathBuf::from("/etc/passwd")));
         binds.push((dir.join("group"), PathBuf::from("/etc/group")));
         let binds: Vec<(CString, CString)> = binds
@@ -198,9 +211,19 @@ impl Libvirtd {
         unsafe {
             cmd.pre_exec(move || enter_private_namespace(&binds));
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", libvirtd.display()))?;
+        let child = cmd.spawn().map_err(|e| {
+            // EPERM from unshare or mount: this machine (a container without
+            // CAP_SYS_ADMIN) cannot give libvirtd a namespace of its own.
+            let cannot = if e.raw_os_error() == Some(libc::EPERM) {
+                format!("{UNAVAILABLE}: ")
+            } else {
+                String::new()
+            };
+            format!(
+                "{cannot}cannot start {} in a mount namespace of its own: {e}",
+                libvirtd.display()
+            )
+        })?;
         self.child = Some(child);
         Ok(())
     }
@@ -252,9 +275,15 @@ impl Libvirtd {
         self.dir.join("run/qemu").join(format!("{domain}.pid"))
     }
 
-    /// The daemon's log (its stderr), last lines.
+    /// The daemon's log (its stderr), last lines, without the errors the waits for
+    /// the agent cause by design ("agent is not connected" while the guest boots).
     pub fn log_tail(&self, lines: usize) -> String {
-        super::tail(&fs::read_to_string(&self.log).unwrap_or_default(), lines)
+        let log = fs::read_to_string(&self.log).unwrap_or_default();
+        let kept: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("guest agent is not connected"))
+            .collect();
+        super::tail(&kept.join("\n"), lines)
     }
 
     /// Stops libvirtd by its PID (SIGTERM, then SIGKILL), kills any QEMU left running,
