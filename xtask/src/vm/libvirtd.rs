@@ -11,6 +11,11 @@
 //! folder; it is stopped by its PID, and any QEMU it left running (QEMU daemonizes
 //! away from libvirtd) is killed by its pid file. [`Libvirtd`] does all of that when
 //! dropped, whatever happened before.
+//!
+//! The bind mounts need mount points, which a machine without libvirt-daemon-system
+//! lacks: those are made empty and removed again at the end. A lock file in the temp
+//! folder serializes runs (they would share the mount points) and lists the ones made
+//! until they are removed, so that a run killed outright has them removed by the next.
 
 use std::ffi::CString;
 use std::fs;
@@ -79,6 +84,71 @@ pub struct Libvirtd {
     qemu: PathBuf,
     /// The daemon's own output.
     pub log: PathBuf,
+    /// Held (flock) from before the mount points are made until after they are
+    /// removed: two runs at once would share them, and the first to finish would
+    /// remove the second's. It also lists the mount points made, until they are
+    /// removed: a run that was killed outright leaves them listed, and the next run
+    /// removes them.
+    lock: fs::File,
+}
+
+/// The lock file serializing libvirt runs on this machine.
+const LOCK_NAME: &str = "qga-xtask-vm-libvirt.lock";
+
+/// The mount points a run that was killed outright made and listed in the lock file
+/// (only ever the folders of [`PRIVATE_DIRS`]).
+fn left_by_a_killed_run(lock: &fs::File) -> Vec<PathBuf> {
+    use std::io::Read;
+    let mut text = String::new();
+    let _ = (&*lock).read_to_string(&mut text);
+    text.lines()
+        .filter(|l| PRIVATE_DIRS.iter().any(|(_, target)| target == l))
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Replaces the lock file's list of mount points made by this run.
+fn list_created(lock: &fs::File, created: &[PathBuf]) {
+    use std::io::{Seek, Write};
+    let text: String = created
+        .iter()
+        .map(|p| format!("{}\n", p.display()))
+        .collect();
+    let mut file = lock;
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(text.as_bytes()));
+}
+
+/// Takes the machine-wide lock of libvirt runs, waiting for another run to finish.
+fn lock_runs() -> Result<fs::File, String> {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join(LOCK_NAME);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        eprintln!(
+            "libvirt: another libvirt run holds {}; waiting",
+            path.display()
+        );
+        // SAFETY: as above.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(format!(
+                "{}: {}",
+                path.display(),
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(file)
 }
 
 /// What a libvirt run needs on this machine: root (for the mount namespace),
@@ -126,7 +196,9 @@ impl Libvirtd {
             dir,
             created: Vec::new(),
             qemu: qemu.to_path_buf(),
+            lock: lock_runs()?,
         };
+        daemon.created = left_by_a_killed_run(&daemon.lock);
         // From here on, a failure drops `daemon`, which undoes what was done.
         daemon.spawn(&libvirtd, &driver)?;
         daemon.wait_ready()?;
@@ -175,6 +247,7 @@ impl Libvirtd {
                     format!("cannot create the mount point {}: {e}", target.display())
                 })?;
                 self.created.push(target.to_path_buf());
+                list_created(&self.lock, &self.created);
             }
             binds.push((dir.join(name), target.to_path_buf()));
         }
@@ -313,12 +386,15 @@ impl Libvirtd {
         for dir in self.created.drain(..).rev() {
             // Only if still empty: never remove what something else put there.
             if let Err(e) = fs::remove_dir(&dir) {
-                eprintln!(
-                    "libvirt: could not remove the mount point {}: {e}",
-                    dir.display()
-                );
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    eprintln!(
+                        "libvirt: could not remove the mount point {}: {e}",
+                        dir.display()
+                    );
+                }
             }
         }
+        list_created(&self.lock, &[]);
     }
 
     /// Kills, by the PIDs in the wrapper's list and libvirt's pid files, every process
