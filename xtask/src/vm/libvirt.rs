@@ -74,7 +74,7 @@ pub fn run(
         let start = Instant::now();
         virsh.dom("start", &[])?;
         let defined_to_running = start.elapsed();
-        let boot_to_agent = wait_for_agent(&virsh, start)?;
+        let boot_to_agent = wait_for_agent(&virsh, start, &console)?;
         println!(
             "libvirt: domain started in {}, agent answered {} after virsh start",
             secs(defined_to_running),
@@ -166,8 +166,9 @@ fn libvirt_version(libvirtd: &Path) -> String {
     )
 }
 
-/// Pings the agent through libvirt until it answers; the time since `start`.
-fn wait_for_agent(virsh: &Virsh, start: Instant) -> Result<Duration, String> {
+/// Pings the agent through libvirt until it answers; the time since `start`. Gives
+/// up early if the guest's /init has seen the agent exit three times (`console`).
+fn wait_for_agent(virsh: &Virsh, start: Instant, console: &Path) -> Result<Duration, String> {
     loop {
         let last = match virsh.agent("guest-ping", None) {
             Ok(_) => return Ok(start.elapsed()),
@@ -176,6 +177,15 @@ fn wait_for_agent(virsh: &Virsh, start: Instant) -> Result<Duration, String> {
         let state = virsh.state()?;
         if state != "running" {
             return Err(format!("the domain is {state} before its agent answered"));
+        }
+        let console = std::fs::read(console).unwrap_or_default();
+        let exits = String::from_utf8_lossy(&console)
+            .matches("qga-vm: agent exited")
+            .count();
+        if exits >= 3 {
+            return Err(format!(
+                "the agent exited {exits} times in the guest without answering"
+            ));
         }
         if start.elapsed() >= BOOT_TIMEOUT {
             return Err(format!(
