@@ -1132,10 +1132,10 @@ fn fsfreeze_steps(s: &mut Session<'_>) -> Result<(), String> {
         format!(
             "refused by libvirt itself ({:?}), the guest stays frozen; domfsthaw thawed 1",
             out.stderr
-                .trim_start_matches("error: ")
                 .lines()
                 .last()
                 .unwrap_or("")
+                .trim_start_matches("error: ")
         )
     };
     s.ok("virsh domfsthaw --mountpoint", detail);
