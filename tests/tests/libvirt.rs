@@ -18,7 +18,7 @@ use std::time::Instant;
 /// (`xtask/src/vm/mod.rs`, `UNAVAILABLE`).
 const UNAVAILABLE: &str = "vm environment unavailable";
 
-/// Every line the run prints, in order; each must be `ok` (but see [`AWAITING`]).
+/// Every line the run prints, in order; each must be `ok`.
 const CHECKS: &[&str] = &[
     "virsh qemu-agent-command",
     "virsh domhostname --source agent",
@@ -53,26 +53,6 @@ const CHECKS: &[&str] = &[
     "virsh shutdown --mode agent",
 ];
 
-/// AWAITING COMMANDS OUR AGENT DOES NOT HAVE YET: guest-get-disks (for `guestinfo
-/// --disk`) and guest-ssh-get/add/remove-authorized-keys (for the ssh key commands)
-/// are being added on another branch. Until then our agent does not list them in
-/// guest-info, so the run skips these checks (it would fail them under
-/// `--require-all`), and this test accepts a skip for them only, with a note. Once the
-/// agent offers the commands the checks run and must pass: then empty this list.
-const AWAITING: &[(&str, &str)] = &[
-    ("virsh guestinfo --disk", "guest-get-disks"),
-    ("virsh set-user-sshkeys", "guest-ssh-*-authorized-keys"),
-    ("virsh get-user-sshkeys", "guest-ssh-*-authorized-keys"),
-    (
-        "virsh set-user-sshkeys --reset",
-        "guest-ssh-*-authorized-keys",
-    ),
-    (
-        "virsh set-user-sshkeys --remove",
-        "guest-ssh-*-authorized-keys",
-    ),
-];
-
 fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
@@ -95,7 +75,7 @@ fn libvirt_checks() {
         return;
     }
     let agent = std::env::var("QGA_VM_AGENT").ok();
-    let mut args = vec!["xtask", "vm", "--libvirt"];
+    let mut args = vec!["xtask", "vm", "--libvirt", "--require-all"];
     if let Some(agent) = &agent {
         args.extend(["--agent", agent.as_str()]);
     }
@@ -131,20 +111,8 @@ fn libvirt_checks() {
     let lines: Vec<(&str, &str)> = stdout.lines().filter_map(result_line).collect();
     let mut problems = Vec::new();
     for name in CHECKS {
-        let awaited = AWAITING.iter().find(|(n, _)| n == name);
         match lines.iter().find(|(_, n)| n == name).map(|(s, _)| *s) {
-            Some("ok") => {
-                if let Some((_, command)) = awaited {
-                    eprintln!(
-                        "note: {name} now runs and passes (the agent offers {command}): \
-                         remove it from AWAITING in tests/tests/libvirt.rs"
-                    );
-                }
-            }
-            Some("skip") if awaited.is_some() && agent.is_none() => {
-                let (_, command) = awaited.expect("checked");
-                eprintln!("AWAITING: {name} skipped: our agent does not offer {command} yet");
-            }
+            Some("ok") => {}
             Some(status) => problems.push(format!("{name}: {status}")),
             None => problems.push(format!("{name}: no result line")),
         }
