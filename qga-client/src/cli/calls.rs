@@ -13,8 +13,10 @@ use qga_types::commands::{
     GuestFileOpen, GuestFileOpenArguments, GuestFileRead, GuestFileReadArguments, GuestFileSeek,
     GuestFileSeekArguments, GuestFileWrite, GuestFileWriteArguments, GuestFsfreezeFreeze,
     GuestFsfreezeFreezeList, GuestFsfreezeFreezeListArguments, GuestFstrim, GuestFstrimArguments,
-    GuestSetTime, GuestSetTimeArguments, GuestShutdown, GuestShutdownArguments, GuestSuspendDisk,
-    GuestSuspendHybrid, GuestSuspendRam,
+    GuestSetTime, GuestSetTimeArguments, GuestShutdown, GuestShutdownArguments,
+    GuestSshAddAuthorizedKeys, GuestSshAddAuthorizedKeysArguments, GuestSshGetAuthorizedKeys,
+    GuestSshGetAuthorizedKeysArguments, GuestSshRemoveAuthorizedKeys,
+    GuestSshRemoveAuthorizedKeysArguments, GuestSuspendDisk, GuestSuspendHybrid, GuestSuspendRam,
 };
 use qga_types::{Command, Empty, GuestFileWhence, QGASeek};
 use serde_json::Value;
@@ -91,6 +93,34 @@ pub fn file_flush<T: Transport>(c: &mut Client<T>, handle: i64) -> Reply {
 
 pub fn file_close<T: Transport>(c: &mut Client<T>, handle: i64) -> Reply {
     c.call_json::<GuestFileClose>(&GuestFileCloseArguments { handle })
+}
+
+pub fn ssh_get_keys<T: Transport>(c: &mut Client<T>, user: &str) -> Reply {
+    c.call_json::<GuestSshGetAuthorizedKeys>(&GuestSshGetAuthorizedKeysArguments {
+        username: user.to_owned(),
+    })
+}
+
+/// Adds `keys` to the account's, or with `reset` puts them in their place.
+pub fn ssh_add_keys<T: Transport>(
+    c: &mut Client<T>,
+    user: &str,
+    keys: &[String],
+    reset: bool,
+) -> Reply {
+    c.call_json::<GuestSshAddAuthorizedKeys>(&GuestSshAddAuthorizedKeysArguments {
+        username: user.to_owned(),
+        keys: keys.to_vec(),
+        // Left out rather than false, as QEMU's own clients do.
+        reset: reset.then_some(true),
+    })
+}
+
+pub fn ssh_remove_keys<T: Transport>(c: &mut Client<T>, user: &str, keys: &[String]) -> Reply {
+    c.call_json::<GuestSshRemoveAuthorizedKeys>(&GuestSshRemoveAuthorizedKeysArguments {
+        username: user.to_owned(),
+        keys: keys.to_vec(),
+    })
 }
 
 /// Succeeds when the agent stays silent, as it does on success.

@@ -9,13 +9,14 @@ use std::io::Write;
 
 use qga_client::{Client, Error, ExecRequest, Transport};
 use qga_types::commands::{
-    GuestFsfreezeStatus, GuestFsfreezeThaw, GuestGetFsinfo, GuestGetHostName,
-    GuestGetMemoryBlockInfo, GuestGetMemoryBlocks, GuestGetOsinfo, GuestGetTime, GuestGetTimezone,
-    GuestGetUsers, GuestGetVcpus, GuestInfo, GuestNetworkGetInterfaces, GuestPing,
+    GuestFsfreezeStatus, GuestFsfreezeThaw, GuestGetCpustats, GuestGetDisks, GuestGetDiskstats,
+    GuestGetFsinfo, GuestGetHostName, GuestGetLoad, GuestGetMemoryBlockInfo, GuestGetMemoryBlocks,
+    GuestGetOsinfo, GuestGetTime, GuestGetTimezone, GuestGetUsers, GuestGetVcpus, GuestInfo,
+    GuestNetworkGetInterfaces, GuestNetworkGetRoute, GuestPing,
 };
 use serde_json::{json, Value};
 
-use super::args::{ExecArgs, FreezeAction, SuspendMode, Verb};
+use super::args::{ExecArgs, FreezeAction, SshKeysAction, SuspendMode, Verb};
 use super::failure::{Failure, Outcome};
 use super::{calls, copy, show};
 
@@ -32,6 +33,8 @@ pub struct Context<'a> {
     pub exec_input: Option<&'a [u8]>,
     /// The direction of `cp`, checked up front.
     pub copy: Option<copy::Direction>,
+    /// The keys of `ssh-keys add|remove`, gathered and checked up front.
+    pub keys: Vec<String>,
 }
 
 pub fn run<T: Transport>(
@@ -98,6 +101,34 @@ pub fn run<T: Transport>(
         ),
         Verb::Vcpus => print(out, calls::query::<GuestGetVcpus>(client)?, show::vcpus),
         Verb::Fsinfo => print(out, calls::query::<GuestGetFsinfo>(client)?, show::fsinfo),
+        Verb::Disks => print(out, calls::query::<GuestGetDisks>(client)?, show::disks),
+        Verb::Diskstats => print(
+            out,
+            calls::query::<GuestGetDiskstats>(client)?,
+            show::diskstats,
+        ),
+        Verb::Cpustats => print(
+            out,
+            calls::query::<GuestGetCpustats>(client)?,
+            show::cpustats,
+        ),
+        Verb::Load => print(out, calls::query::<GuestGetLoad>(client)?, show::load),
+        Verb::Routes => print(
+            out,
+            calls::query::<GuestNetworkGetRoute>(client)?,
+            show::routes,
+        ),
+        Verb::SshKeys { action } => match action {
+            SshKeysAction::Get { user } => {
+                print(out, calls::ssh_get_keys(client, user)?, show::keys)
+            }
+            SshKeysAction::Add { user, reset, .. } => {
+                silent(out, calls::ssh_add_keys(client, user, keys(ctx)?, *reset)?)
+            }
+            SshKeysAction::Remove { user, .. } => {
+                silent(out, calls::ssh_remove_keys(client, user, keys(ctx)?)?)
+            }
+        },
         Verb::MemoryBlocks => print(
             out,
             calls::query::<GuestGetMemoryBlocks>(client)?,
@@ -175,6 +206,16 @@ pub fn run<T: Transport>(
         Verb::SuspendHybrid => suspend(client, SuspendMode::Hybrid),
         Verb::Raw { request, arguments } => raw(client, request, arguments.as_deref(), ctx, out),
     }
+}
+
+/// The keys of `ssh-keys add|remove`, gathered up front.
+fn keys<'a>(ctx: &'a Context<'_>) -> Result<&'a [String], Failure> {
+    // `cli::run` refuses an empty list before any agent is contacted; checked again
+    // here because an empty `add --reset` would wipe the account's keys.
+    if ctx.keys.is_empty() {
+        return Err(Failure::Usage("ssh-keys: no keys given".to_owned()));
+    }
+    Ok(&ctx.keys)
 }
 
 fn suspend<T: Transport>(client: &mut Client<T>, mode: SuspendMode) -> Outcome {
