@@ -19,7 +19,8 @@
 //!
 //! `QGA_BENCH_ONLY` (a comma-separated list of `startup`, `ping`, `pipelined`,
 //! `exec`, `write`, `read`, `read-big`) runs only those measurements; the table
-//! then has only their rows.
+//! then has only their rows. `QGA_BENCH_AGENT` names an agent binary to measure
+//! instead of building the dist one (to set two builds side by side).
 
 mod agent;
 pub mod client;
@@ -223,11 +224,17 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     let selection = Selection::from_env()?;
     let began = Instant::now();
     let plan = Plan::new(quick);
-    phase("building qga-agent (dist: static, LTO)");
+    let ours = match std::env::var_os("QGA_BENCH_AGENT") {
+        Some(binary) => PathBuf::from(binary),
+        None => {
+            phase("building qga-agent (dist: static, LTO)");
+            crate::build::guest_agent(root)?
+        }
+    };
     let flavors: Both<Flavor> = [
         Flavor {
             name: "qga-agent",
-            binary: crate::build::guest_agent(root)?,
+            binary: ours,
         },
         Flavor {
             name: "qemu-ga",
@@ -464,11 +471,15 @@ pub fn run(root: &Path, quick: bool) -> Result<(), String> {
     let missed = rows.iter().filter(|row| !row.met()).count();
     let mut notes = vec![
         format!(
-            "Run: `cargo xtask bench{}`, {:.0} s, {} CPUs; ours {} (dist build: static, LTO), {}.",
+            "Run: `cargo xtask bench{}`, {:.0} s, {} CPUs; ours {} ({}), {}.",
             if plan.quick { " --quick" } else { "" },
             began.elapsed().as_secs_f64(),
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             version(&flavors[0].binary),
+            match std::env::var_os("QGA_BENCH_AGENT") {
+                Some(binary) => format!("`QGA_BENCH_AGENT={}`", binary.to_string_lossy()),
+                None => "dist build: static, LTO".to_owned(),
+            },
             version(&flavors[1].binary),
         ),
         "Both agents on unix sockets (`-m unix-listen`), driven by qga-client, \
