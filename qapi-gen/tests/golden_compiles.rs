@@ -192,8 +192,8 @@ fn conditional_values_compile_out() {
     refused::<union_if::Storage>(json!({ "backend": "aio", "depth": 1 }));
     round_trip::<union_if::Storage>(json!({ "backend": "file", "path": "/p" }));
     round_trip::<if_members::Stats>(json!({ "total": 1 }));
-    round_trip::<if_members::commands::GetStatsArguments>(json!({ "verbose": true }));
-    refused::<if_members::commands::GetStatsArguments>(json!({ "verbose": true, "filter": "f" }));
+    round_trip::<if_members::GetStatsArgs>(json!({ "verbose": true }));
+    refused::<if_members::GetStatsArgs>(json!({ "verbose": true, "filter": "f" }));
     round_trip::<alternate_if::Target>(json!("/dev/null"));
     refused::<alternate_if::Target>(json!({ "fd": 1 }));
 }
