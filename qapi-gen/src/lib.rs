@@ -44,6 +44,12 @@ pub fn generate(schema: &model::Schema, options: &emit::Options) -> Vec<(&'stati
     emit::generate_all(schema, options)
 }
 
+/// How the outputs' headers name the schema they come from: its file name.
+pub fn source_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
 /// The file name of the generated types.
 pub const TYPES: &str = "types.rs";
 /// The file name of the generated dispatch table.
