@@ -68,6 +68,15 @@ impl Scanner<'_> {
             .map_or(self.bytes.len(), |p| from + p)
     }
 
+    /// The length of the whitespace character here that is not ASCII (or one of
+    /// the separators `\x1c`..`\x1f`), as Python's isspace() has them; 0 if none.
+    fn other_space(&self) -> usize {
+        match self.src.get(self.i..).and_then(|rest| rest.chars().next()) {
+            Some(c) if !c.is_ascii_graphic() && super::doc::is_space(c) => c.len_utf8(),
+            _ => 0,
+        }
+    }
+
     /// WHITESPACE*: blanks, and `#` comments that do not start with `##`.
     fn skip_blanks(&mut self) {
         while let Some(b) = self.peek() {
@@ -76,6 +85,7 @@ impl Scanner<'_> {
                 b'#' if self.bytes.get(self.i + 1) != Some(&b'#') => {
                     self.i = self.line_end(self.i);
                 }
+                0x1c..=0x1f | 0x80.. if self.other_space() > 0 => self.i += self.other_space(),
                 _ => return,
             }
         }
@@ -217,8 +227,14 @@ impl Scanner<'_> {
         let place = self.at.at(self.i);
         let mut lines = vec![self.doc_line()];
         loop {
-            while let Some(b' ' | b'\t'..=b'\r') = self.peek() {
-                self.i += 1;
+            loop {
+                match self.peek() {
+                    Some(b' ' | b'\t'..=b'\r') => self.i += 1,
+                    Some(0x1c..=0x1f | 0x80..) if self.other_space() > 0 => {
+                        self.i += self.other_space()
+                    }
+                    _ => break,
+                }
             }
             if self.peek()? != b'#' {
                 return None;
