@@ -9,14 +9,14 @@
 //! the pest walk returns; the tests below compare the two on every schema of the test
 //! suite and on damaged copies of them.
 //!
-//! Why it is kept (measured on QEMU 10.2's QMP schema, 46 files, 26 400 lines,
-//! release build, instructions counted by callgrind): loading takes 102 M
-//! instructions with this reader and 232 M with pest alone (the read-ahead runs the
-//! parse on two threads either way); the whole job, load and every backend, 339 M
-//! against 471 M. At the ~7.5 instructions per nanosecond this machine does when
-//! quiet, pest alone puts the whole job near 60 ms, over the 50 ms target; with this
-//! reader it is about 45 ms. (The synthetic 25 000-line schema of the bench: load
-//! 128 M against 275 M.)
+//! Why it is kept (release build, instructions counted by callgrind, the parse of
+//! the included files run ahead on two threads either way): QEMU 10.2's QMP schema
+//! (46 files, 26 400 lines) loads in 103 M instructions with this reader and 232 M
+//! with pest alone; the whole job, load and every backend, takes 340 M against
+//! 470 M. At the ~7.5 instructions per nanosecond this machine does when quiet,
+//! pest alone puts the whole job near 60 ms, over the 50 ms target, and this reader
+//! about 45 ms. The bench's synthetic 25 000-line schema: load 123 M against 288 M;
+//! QEMU's guest agent schema: 8 M against 19 M.
 
 use super::syntax::{Locator, MAX_DEPTH};
 use super::{DocBlock, Item, Node, Value};
