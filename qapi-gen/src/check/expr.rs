@@ -254,6 +254,7 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
             )?;
             let data = check_data(get("data"), get("boxed"), info, pragma)?;
             let returns = type_name_or_array(get("returns"), info, &"'returns'")?;
+            // The flags are checked last, as QEMU does; they are filled in then.
             DefKind::Command {
                 data,
                 returns,
