@@ -21,50 +21,53 @@ impl Rule {
         }
     }
 
-    /// The wire name serde derives from a field name (already snake case).
-    fn field(self, name: &str) -> String {
-        match self {
-            Rule::None | Rule::Snake => name.to_owned(),
-            Rule::Lowercase => name.to_ascii_lowercase(),
-            Rule::Kebab => name.replace('_', "-"),
-        }
+    /// Whether serde derives `wire` from a field name (already snake case).
+    fn field(self, name: &str, wire: &str) -> bool {
+        let chars = name.chars().map(|c| match self {
+            Rule::None | Rule::Snake => c,
+            Rule::Lowercase => c.to_ascii_lowercase(),
+            Rule::Kebab if c == '_' => '-',
+            Rule::Kebab => c,
+        });
+        chars.eq(wire.chars())
     }
 
-    /// The wire name serde derives from a variant name (camel case).
-    fn variant(self, name: &str) -> String {
-        match self {
-            Rule::None => name.to_owned(),
-            Rule::Lowercase => name.to_ascii_lowercase(),
-            Rule::Snake | Rule::Kebab => {
-                let mut snake = String::with_capacity(name.len() + 4);
-                for (i, c) in name.char_indices() {
-                    if i > 0 && c.is_uppercase() {
-                        snake.push('_');
-                    }
-                    snake.push(c.to_ascii_lowercase());
-                }
-                if self == Rule::Kebab {
-                    snake.replace('_', "-")
-                } else {
-                    snake
-                }
-            }
-        }
+    /// Whether serde derives `wire` from a variant name (camel case).
+    fn variant(self, name: &str, wire: &str) -> bool {
+        let separator = match self {
+            Rule::Snake => Some('_'),
+            Rule::Kebab => Some('-'),
+            Rule::None | Rule::Lowercase => None,
+        };
+        let chars = name.char_indices().flat_map(|(i, c)| {
+            let before = separator.filter(|_| i > 0 && c.is_uppercase());
+            let c = match self {
+                Rule::None => c,
+                Rule::Kebab if c == '_' => '-',
+                Rule::Lowercase | Rule::Snake | Rule::Kebab => c.to_ascii_lowercase(),
+            };
+            before.into_iter().chain(std::iter::once(c))
+        });
+        chars.eq(wire.chars())
     }
 }
 
 /// The renames for a container: its `rename_all` value, if any, and for each item
 /// (serde's name for it, its wire name) the `rename` it still needs.
-pub struct Renames {
+pub struct Renames<'w> {
     pub all: Option<&'static str>,
-    pub each: Vec<Option<String>>,
+    pub each: Vec<Option<&'w str>>,
 }
 
-fn plan(items: &[(String, &str)], rules: &[Rule], apply: fn(Rule, &str) -> String) -> Renames {
+fn plan<'w>(
+    items: &[(&str, &'w str)],
+    rules: &[Rule],
+    derives: fn(Rule, &str, &str) -> bool,
+) -> Renames<'w> {
     let misses = |rule: Rule| {
         items
             .iter()
-            .filter(|(name, wire)| apply(rule, name) != *wire)
+            .filter(|(name, wire)| !derives(rule, name, wire))
             .count()
     };
     // `rules` starts with `Rule::None`, which `min_by_key` keeps on a tie.
@@ -75,7 +78,7 @@ fn plan(items: &[(String, &str)], rules: &[Rule], apply: fn(Rule, &str) -> Strin
         .unwrap_or(Rule::None);
     let each = items
         .iter()
-        .map(|(name, wire)| (apply(rule, name) != *wire).then(|| (*wire).to_owned()))
+        .map(|&(name, wire)| (!derives(rule, name, wire)).then_some(wire))
         .collect();
     Renames {
         all: rule.attr(),
@@ -84,12 +87,12 @@ fn plan(items: &[(String, &str)], rules: &[Rule], apply: fn(Rule, &str) -> Strin
 }
 
 /// Renames for struct fields.
-pub fn fields(items: &[(String, &str)]) -> Renames {
+pub fn fields<'w>(items: &[(&str, &'w str)]) -> Renames<'w> {
     plan(items, &[Rule::None, Rule::Kebab], Rule::field)
 }
 
 /// Renames for enum variants.
-pub fn variants(items: &[(String, &str)]) -> Renames {
+pub fn variants<'w>(items: &[(&str, &'w str)]) -> Renames<'w> {
     plan(
         items,
         &[Rule::None, Rule::Lowercase, Rule::Kebab, Rule::Snake],
@@ -101,8 +104,8 @@ pub fn variants(items: &[(String, &str)]) -> Renames {
 mod tests {
     use super::*;
 
-    fn items<'a>(pairs: &[(&str, &'a str)]) -> Vec<(String, &'a str)> {
-        pairs.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect()
+    fn items<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        pairs.to_vec()
     }
 
     #[test]
@@ -114,10 +117,10 @@ mod tests {
             ("eof_x", "eof-x"),
         ]));
         assert_eq!(r.all, Some("kebab-case"));
-        assert_eq!(r.each, vec![None, None, Some("a_b".to_owned()), None]);
+        assert_eq!(r.each, vec![None, None, Some("a_b"), None]);
         let r = fields(&items(&[("count", "count"), ("_2nd", "2nd")]));
         assert_eq!(r.all, None);
-        assert_eq!(r.each, vec![None, Some("2nd".to_owned())]);
+        assert_eq!(r.each, vec![None, Some("2nd")]);
     }
 
     #[test]
@@ -139,7 +142,11 @@ mod tests {
         // A tie keeps the earlier rule, with a rename for what it misses.
         let r = variants(&items(&[("HyperV", "hyper-v"), ("X86_64", "x86_64")]));
         assert_eq!(r.all, Some("lowercase"));
-        assert_eq!(r.each, vec![Some("hyper-v".to_owned()), None]);
+        assert_eq!(r.each, vec![Some("hyper-v"), None]);
+        // Kebab case turns the name's own underscores into dashes too.
+        let r = variants(&items(&[("X86_64", "x86-64"), ("HyperV", "hyper-v")]));
+        assert_eq!(r.all, Some("kebab-case"));
+        assert!(r.each.iter().all(Option::is_none));
         let r = variants(&items(&[("Upper", "Upper")]));
         assert_eq!(r.all, None);
     }
