@@ -298,15 +298,7 @@ pub fn push<'a>(items: &mut Vec<Item<'a>>, item: Item<'a>) {
         (items.last(), &item),
         (Some(Item::Type(..)), Item::Type(..))
     );
-    // As the text heuristic this layer replaces wrote it: no blank line after an
-    // item with an empty body.
-    let empty = match items.last() {
-        Some(Item::Struct(s)) => s.fields.as_ref().is_some_and(Vec::is_empty),
-        Some(Item::Enum(e)) => e.variants.is_empty(),
-        Some(Item::Impl(c) | Item::Mod(c) | Item::Trait(c)) => c.items.is_empty(),
-        _ => false,
-    };
-    if !items.is_empty() && !together && !empty {
+    if !items.is_empty() && !together {
         items.push(Item::Blank);
     }
     items.push(item);
