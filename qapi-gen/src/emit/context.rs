@@ -46,19 +46,6 @@ impl Std {
     }
 }
 
-/// The kinds of generated types, by the traits they derive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Derives {
-    /// Structs and unions' branch enums: serde both ways.
-    Data,
-    /// Enums of unit variants, also `Copy`, `Eq` and `Hash`.
-    Enum,
-    /// Alternates, which deserialise by hand.
-    Alternate,
-    /// The unit structs of descriptors.
-    Unit,
-}
-
 /// What the backends need to know about the whole schema: computed once per
 /// generated file set and shared by the threads that build and format the pieces.
 #[derive(Debug)]
@@ -226,58 +213,14 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// The traits a kind of generated type derives.
-    pub fn derives(&self, kind: Derives) -> &'static [&'static str] {
-        const DATA: [&[&str]; 2] = [
-            &["Debug", "Clone", "PartialEq", "Serialize", "Deserialize"],
-            &[
-                "Debug",
-                "Clone",
-                "PartialEq",
-                "::serde::Serialize",
-                "::serde::Deserialize",
-            ],
-        ];
-        const ENUM: [&[&str]; 2] = [
-            &[
-                "Debug",
-                "Clone",
-                "Copy",
-                "PartialEq",
-                "Eq",
-                "Hash",
-                "Serialize",
-                "Deserialize",
-            ],
-            &[
-                "Debug",
-                "Clone",
-                "Copy",
-                "PartialEq",
-                "Eq",
-                "Hash",
-                "::serde::Serialize",
-                "::serde::Deserialize",
-            ],
-        ];
-        const ALTERNATE: [&[&str]; 2] = [
-            &["Debug", "Clone", "PartialEq", "Serialize"],
-            &["Debug", "Clone", "PartialEq", "::serde::Serialize"],
-        ];
-        let full = usize::from(!self.serde_imported());
-        match kind {
-            Derives::Data => DATA[full],
-            Derives::Enum => ENUM[full],
-            Derives::Alternate => ALTERNATE[full],
-            Derives::Unit => &[
-                "Debug",
-                "Clone",
-                "Copy",
-                "Default",
-                "PartialEq",
-                "Eq",
-                "Hash",
-            ],
+    /// The serde traits a generated type derives: `Serialize`, and `Deserialize`
+    /// unless it deserialises by hand.
+    pub fn serde_derives(&self, deserialize: bool) -> &'static [&'static str] {
+        match (self.serde_imported(), deserialize) {
+            (true, true) => &["Serialize", "Deserialize"],
+            (true, false) => &["Serialize"],
+            (false, true) => &["::serde::Serialize", "::serde::Deserialize"],
+            (false, false) => &["::serde::Serialize"],
         }
     }
 

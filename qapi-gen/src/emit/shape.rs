@@ -36,8 +36,8 @@ pub enum Attr<'a> {
     Deprecated(Option<&'a Cond>),
     /// `#[allow(deprecated)]`.
     AllowDeprecated,
-    /// `#[derive(...)]`, the traits as paths.
-    Derive(&'static [&'static str]),
+    /// `#[derive(...)]`: the traits as paths, then the serde ones.
+    Derive(&'static [&'static str], &'static [&'static str]),
     /// `#[serde(...)]`.
     Serde(Vec<Meta<'a>>),
 }
@@ -81,8 +81,12 @@ impl<'a> Attrs<'a> {
         self
     }
 
-    pub fn derive(mut self, traits: &'static [&'static str]) -> Self {
-        self.list.push(Attr::Derive(traits));
+    pub fn derive(
+        mut self,
+        traits: &'static [&'static str],
+        serde: &'static [&'static str],
+    ) -> Self {
+        self.list.push(Attr::Derive(traits, serde));
         self
     }
 

@@ -145,11 +145,11 @@ fn flush<T>(
 fn format(cx: &Context<'_>, parents: &[Wrap], write: impl FnOnce(&mut Text<'_, '_>)) -> String {
     let (source, docs) = text::source(cx, |t| {
         for parent in parents {
-            t.raw(parent.open());
+            t.push(parent.open());
         }
         write(t);
         for _ in parents {
-            t.raw("}");
+            t.push("}");
         }
     });
     // A bug in a backend, never in the schema: every emitter builds items.

@@ -75,11 +75,6 @@ pub struct Text<'c, 'a> {
 }
 
 impl Text<'_, '_> {
-    /// Appends `text` as it is.
-    pub fn raw(&mut self, text: &str) {
-        self.out.push_str(text);
-    }
-
     /// `item` with an empty body: `head {}`, the lines that open it when it has one.
     pub fn empty(&mut self, item: &Item<'_>) {
         match item {
@@ -102,14 +97,15 @@ impl Text<'_, '_> {
         start
     }
 
-    fn push(&mut self, s: &str) {
+    /// Appends `s` as it is.
+    pub fn push(&mut self, s: &str) {
         self.out.push_str(s);
     }
 
     /// Whether the line started at `start` is still within the margin (always,
     /// unbounded).
-    fn fits(&self, start: usize, more: usize) -> bool {
-        self.docs.is_some() || self.out.len() - start + more <= MARGIN
+    fn fits(&self, start: usize) -> bool {
+        self.docs.is_some() || self.out.len() - start <= MARGIN
     }
 
     /// Ends the line started at `start`; one past the margin gives up (prettyplease
@@ -121,7 +117,7 @@ impl Text<'_, '_> {
     /// Ends the line with `tail`, which prettyplease lets run past the margin (the
     /// comma after a match arm).
     fn end_then(&mut self, start: usize, tail: &str) {
-        if !self.fits(start, 0) {
+        if !self.fits(start) {
             self.ok = false;
         }
         self.out.push_str(tail);
@@ -174,17 +170,14 @@ impl Text<'_, '_> {
             }
             Expr::Slice(elements) => {
                 self.push("&[");
-                for (n, (cond, element)) in elements.iter().enumerate() {
-                    if n > 0 {
-                        self.push(", ");
-                    }
+                self.joined(elements, |t, (cond, element)| {
                     if let Some(cond) = cond {
-                        self.push("#[cfg(");
-                        self.predicate(cond);
-                        self.push(")] ");
+                        t.push("#[cfg(");
+                        t.predicate(cond);
+                        t.push(")] ");
                     }
-                    self.flat(element);
-                }
+                    t.flat(element);
+                });
                 self.push("]");
             }
             Expr::Struct(path, fields) => {
@@ -209,13 +202,22 @@ impl Text<'_, '_> {
     /// `(args)`, on one line.
     fn flat_args(&mut self, args: &[Expr<'_>]) {
         self.push("(");
-        for (n, arg) in args.iter().enumerate() {
+        self.joined(args, Self::flat);
+        self.push(")");
+    }
+
+    /// `items`, each written by `each`, separated by `, `.
+    fn joined<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T),
+    ) {
+        for (n, item) in items.into_iter().enumerate() {
             if n > 0 {
                 self.push(", ");
             }
-            self.flat(arg);
+            each(self, item);
         }
-        self.push(")");
     }
 
     /// A `cfg` predicate as prettyplease writes it, appended.
@@ -311,17 +313,12 @@ impl Text<'_, '_> {
         let start = self.begin(i);
         self.push(head);
         self.push("(");
-        for (n, param) in params.iter().enumerate() {
-            if n > 0 {
-                self.push(", ");
-            }
-            self.push(param);
-        }
+        self.joined(params, |t, param| t.push(param));
         self.push(")");
         self.push(arrow);
         self.push(ret);
         self.push(tail);
-        if self.fits(start, 0) || params.is_empty() {
+        if self.fits(start) || params.is_empty() {
             return self.end(start);
         }
         self.out.truncate(start);
@@ -376,7 +373,7 @@ impl Text<'_, '_> {
                 self.flat(e);
                 let flat_len = self.out.len() - flat_start;
                 self.push(tail);
-                let fits = self.fits(start, 0);
+                let fits = self.fits(start);
                 match e {
                     _ if self.docs.is_some() => self.end(start),
                     // prettyplease keeps a struct literal on one line only while it
@@ -440,7 +437,7 @@ impl Text<'_, '_> {
         let start = self.begin(i);
         self.flat(receiver);
         match receiver {
-            _ if self.fits(start, 0) => self.end(start),
+            _ if self.fits(start) => self.end(start),
             Expr::Call(callee, args) => {
                 self.out.truncate(start + i);
                 self.flat(callee);
@@ -461,16 +458,9 @@ impl Text<'_, '_> {
             let start = self.begin(i + 4);
             self.push(".");
             self.push(method);
-            self.push("(");
-            for (k, arg) in args.iter().enumerate() {
-                if k > 0 {
-                    self.push(", ");
-                }
-                self.flat(arg);
-            }
-            self.push(")");
+            self.flat_args(args);
             self.push(tail);
-            if self.fits(start, 0) {
+            if self.fits(start) {
                 self.end(start);
                 continue;
             }
@@ -527,7 +517,7 @@ impl Text<'_, '_> {
         }
         let body_start = self.out.len();
         self.flat(body);
-        if self.fits(start, 0) {
+        if self.fits(start) {
             return self.end_then(start, ",");
         }
         self.out.truncate(body_start);
@@ -560,10 +550,11 @@ impl Text<'_, '_> {
                     self.end(start);
                 }
                 Attr::AllowDeprecated => self.line(i, &["#[allow(deprecated)]"]),
-                Attr::Derive(traits) => {
-                    self.attr_list(i, "derive", traits, |t, name| t.push(name));
+                Attr::Derive(traits, serde) => {
+                    let names = traits.iter().chain(serde.iter());
+                    self.attr_list(i, "derive", names, |t, name| t.push(name));
                 }
-                Attr::Serde(args) => self.attr_list(i, "serde", args, |t, arg| match arg {
+                Attr::Serde(args) => self.attr_list(i, "serde", args.iter(), |t, arg| match arg {
                     Meta::Word(word) => t.push(word),
                     Meta::Str(name, value) => {
                         t.push(name);
@@ -583,7 +574,7 @@ impl Text<'_, '_> {
         self.predicate(cond);
         let predicate_end = self.out.len();
         self.push(")]");
-        if self.fits(start, 0) {
+        if self.fits(start) {
             return self.end(start);
         }
         let predicate = self.out[predicate_start..predicate_end].to_owned();
@@ -620,27 +611,29 @@ impl Text<'_, '_> {
     }
 
     /// `#[name(arg, arg)]`, or with an argument per line when that is too long.
-    fn attr_list<T>(&mut self, i: usize, name: &str, args: &[T], each: impl Fn(&mut Self, &T)) {
+    fn attr_list<T>(
+        &mut self,
+        i: usize,
+        name: &str,
+        args: impl Iterator<Item = T> + Clone,
+        each: impl Fn(&mut Self, T),
+    ) {
+        let count = args.clone().count();
         let start = self.begin(i);
         self.push("#[");
         self.push(name);
         self.push("(");
-        for (n, arg) in args.iter().enumerate() {
-            if n > 0 {
-                self.push(", ");
-            }
-            each(self, arg);
-        }
+        self.joined(args.clone(), &each);
         self.push(")]");
-        if self.fits(start, 0) || args.len() < 2 {
+        if self.fits(start) || count < 2 {
             return self.end(start);
         }
         self.out.truncate(start);
         self.line(i, &["#[", name, "("]);
-        for (n, arg) in args.iter().enumerate() {
+        for (n, arg) in args.enumerate() {
             let start = self.begin(i + 4);
             each(self, arg);
-            if n + 1 < args.len() {
+            if n + 1 < count {
                 self.push(",");
             }
             self.end(start);

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::emit::context::{Context, Derives, Std};
+use crate::emit::context::{Context, Std};
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
 use crate::emit::shape::{self, Attrs, Container, Expr, Item, Meta, Stmt, Struct, Variant};
@@ -87,7 +87,7 @@ pub fn alternate_items<'a>(cx: &Context<'a>, a: &'a Alternate) -> Vec<Item<'a>> 
     let declaration = shape::Enum {
         attrs: Attrs::doc(doc::rustdoc(a.common.doc.as_ref(), &[]))
             .cfg(cond)
-            .derive(cx.derives(Derives::Alternate))
+            .derive(&["Debug", "Clone", "PartialEq"], cx.serde_derives(false))
             .serde(vec![Meta::Word("untagged")]),
         name: name.clone(),
         variants,

@@ -4,7 +4,7 @@
 //! event's `NAME`, with a `<Event>Data` struct when the data is written inline.
 
 use super::structs::{data_struct, fields};
-use crate::emit::context::{Context, Derives};
+use crate::emit::context::Context;
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
 use crate::emit::render::{Piece, Place};
@@ -157,7 +157,18 @@ fn descriptor<'a, D: Descriptor>(
     let attrs = Attrs::doc(doc)
         .cfg(cond)
         .deprecated(&common.features)
-        .derive(cx.derives(Derives::Unit));
+        .derive(
+            &[
+                "Debug",
+                "Clone",
+                "Copy",
+                "Default",
+                "PartialEq",
+                "Eq",
+                "Hash",
+            ],
+            &[],
+        );
     let allow = attrs.deprecates();
     let unit = Struct {
         attrs,

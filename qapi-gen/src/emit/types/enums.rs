@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use super::rename;
-use crate::emit::context::{Context, Derives, Std};
+use super::rename::{self, Renames};
+use crate::emit::context::{Context, Std};
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
 use crate::emit::shape::{self, Arm, Attrs, Const, Container, Expr, Item, Meta, Stmt, Variant};
@@ -17,23 +17,15 @@ pub fn enum_items<'a>(cx: &Context<'_>, e: &'a Enum) -> Vec<Item<'a>> {
     let name = names::ident(&names::type_name(&e.common.name));
     let cond = e.common.cond.as_ref();
     let runtime = cx.runtime();
-    let mut scope = Scope::default();
-    let variants: Vec<String> = e
-        .values
-        .iter()
-        .map(|v| scope.ident(names::variant_name(&v.name)))
-        .collect();
-    let serde_names: Vec<(&str, &str)> = variants
-        .iter()
-        .zip(&e.values)
-        .map(|(v, value)| (names::serde_name(v), value.name.as_str()))
-        .collect();
-    let renames = rename::variants(&serde_names);
+    let (variants, renames) = variants(&e.values);
 
     let declaration = shape::Enum {
         attrs: Attrs::doc(doc::rustdoc(e.common.doc.as_ref(), &[]))
             .cfg(cond)
-            .derive(cx.derives(Derives::Enum))
+            .derive(
+                &["Debug", "Clone", "Copy", "PartialEq", "Eq", "Hash"],
+                cx.serde_derives(true),
+            )
             .serde(Vec::from_iter(
                 renames
                     .all
@@ -155,6 +147,18 @@ pub fn enum_items<'a>(cx: &Context<'_>, e: &'a Enum) -> Vec<Item<'a>> {
         Item::Impl(display),
         Item::Impl(parse),
     ]
+}
+
+/// The variant names for an enum's values and the renames they need: for the enum,
+/// and for the branches of a union it discriminates.
+pub fn variants(values: &[EnumValue]) -> (Vec<String>, Renames<'_>) {
+    let mut scope = Scope::default();
+    let variants: Vec<String> = values
+        .iter()
+        .map(|v| scope.ident(names::variant_name(&v.name)))
+        .collect();
+    let renames = rename::variants(&variants, values.iter().map(|v| v.name.as_str()));
+    (variants, renames)
 }
 
 /// QEMU's built-in `QType`, the JSON kind of a value; emitted when the schema uses it.

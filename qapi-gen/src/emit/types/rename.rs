@@ -2,6 +2,8 @@
 //! `rename_all` where one fits, and a `rename` on each field or variant it misses.
 //! The rules replicate serde's own, so that the attributes say no more than needed.
 
+use crate::emit::names;
+
 /// A serde `rename_all` rule, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
@@ -86,15 +88,31 @@ fn plan<'w>(
     }
 }
 
-/// Renames for struct fields.
-pub fn fields<'w>(items: &[(&str, &'w str)]) -> Renames<'w> {
-    plan(items, &[Rule::None, Rule::Kebab], Rule::field)
+/// Each Rust identifier, as serde names it (without `r#`), with its wire name.
+fn pairs<'i, 'w>(
+    idents: &'i [String],
+    wires: impl IntoIterator<Item = &'w str>,
+) -> Vec<(&'i str, &'w str)> {
+    idents
+        .iter()
+        .map(|ident| names::serde_name(ident))
+        .zip(wires)
+        .collect()
 }
 
-/// Renames for enum variants.
-pub fn variants<'w>(items: &[(&str, &'w str)]) -> Renames<'w> {
+/// Renames for struct fields named `idents` in Rust and `wires` on the wire.
+pub fn fields<'w>(idents: &[String], wires: impl IntoIterator<Item = &'w str>) -> Renames<'w> {
     plan(
-        items,
+        &pairs(idents, wires),
+        &[Rule::None, Rule::Kebab],
+        Rule::field,
+    )
+}
+
+/// Renames for enum variants named `idents` in Rust and `wires` on the wire.
+pub fn variants<'w>(idents: &[String], wires: impl IntoIterator<Item = &'w str>) -> Renames<'w> {
+    plan(
+        &pairs(idents, wires),
         &[Rule::None, Rule::Lowercase, Rule::Kebab, Rule::Snake],
         Rule::variant,
     )
@@ -104,50 +122,57 @@ pub fn variants<'w>(items: &[(&str, &'w str)]) -> Renames<'w> {
 mod tests {
     use super::*;
 
-    fn items<'a>(pairs: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        pairs.to_vec()
+    /// `(Rust name, wire name)` pairs as the two lists the planners take.
+    fn items<'a>(pairs: &[(&str, &'a str)]) -> (Vec<String>, Vec<&'a str>) {
+        pairs.iter().map(|&(n, w)| (n.to_owned(), w)).unzip()
+    }
+
+    fn fields(pairs: &[(&str, &'static str)]) -> Renames<'static> {
+        let (idents, wires) = items(pairs);
+        super::fields(&idents, wires)
+    }
+
+    fn variants(pairs: &[(&str, &'static str)]) -> Renames<'static> {
+        let (idents, wires) = items(pairs);
+        super::variants(&idents, wires)
     }
 
     #[test]
     fn fields_pick_kebab_when_it_saves_renames() {
-        let r = fields(&items(&[
+        let r = fields(&[
             ("buf_b64", "buf-b64"),
             ("count", "count"),
             ("a_b", "a_b"),
             ("eof_x", "eof-x"),
-        ]));
+        ]);
         assert_eq!(r.all, Some("kebab-case"));
         assert_eq!(r.each, vec![None, None, Some("a_b"), None]);
-        let r = fields(&items(&[("count", "count"), ("_2nd", "2nd")]));
+        let r = fields(&[("count", "count"), ("_2nd", "2nd")]);
         assert_eq!(r.all, None);
         assert_eq!(r.each, vec![None, Some("2nd")]);
     }
 
     #[test]
     fn variants_pick_the_rule_serde_would_apply() {
-        let r = variants(&items(&[
+        let r = variants(&[
             ("Thawed", "thawed"),
             ("X86_64", "x86_64"),
             ("S390x", "s390x"),
-        ]));
+        ]);
         assert_eq!(r.all, Some("lowercase"));
         assert!(r.each.iter().all(Option::is_none));
-        let r = variants(&items(&[
-            ("HyperV", "hyper-v"),
-            ("VirtIo", "virt-io"),
-            ("Kvm", "kvm"),
-        ]));
+        let r = variants(&[("HyperV", "hyper-v"), ("VirtIo", "virt-io"), ("Kvm", "kvm")]);
         assert_eq!(r.all, Some("kebab-case"));
         assert!(r.each.iter().all(Option::is_none));
         // A tie keeps the earlier rule, with a rename for what it misses.
-        let r = variants(&items(&[("HyperV", "hyper-v"), ("X86_64", "x86_64")]));
+        let r = variants(&[("HyperV", "hyper-v"), ("X86_64", "x86_64")]);
         assert_eq!(r.all, Some("lowercase"));
         assert_eq!(r.each, vec![Some("hyper-v"), None]);
         // Kebab case turns the name's own underscores into dashes too.
-        let r = variants(&items(&[("X86_64", "x86-64"), ("HyperV", "hyper-v")]));
+        let r = variants(&[("X86_64", "x86-64"), ("HyperV", "hyper-v")]);
         assert_eq!(r.all, Some("kebab-case"));
         assert!(r.each.iter().all(Option::is_none));
-        let r = variants(&items(&[("Upper", "Upper")]));
+        let r = variants(&[("Upper", "Upper")]);
         assert_eq!(r.all, None);
     }
 }

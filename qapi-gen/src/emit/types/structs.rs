@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::rename;
-use crate::emit::context::{Context, Derives, Std};
+use crate::emit::context::{Context, Std};
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
 use crate::emit::shape::{Attrs, Field, Item, Meta, Struct};
@@ -31,12 +31,7 @@ pub fn fields<'a>(
         .iter()
         .map(|m| scope.ident(names::field_name(&m.name)))
         .collect();
-    let serde_names: Vec<(&str, &str)> = idents
-        .iter()
-        .zip(members)
-        .map(|(ident, m)| (names::serde_name(ident), m.name.as_str()))
-        .collect();
-    let renames = rename::fields(&serde_names);
+    let renames = rename::fields(&idents, members.iter().map(|m| m.name.as_str()));
     let fields = members
         .iter()
         .zip(idents)
@@ -121,7 +116,7 @@ pub fn data_struct<'a>(
 ) -> Item<'a> {
     Item::Struct(Struct {
         attrs: attrs
-            .derive(cx.derives(Derives::Data))
+            .derive(&["Debug", "Clone", "PartialEq"], cx.serde_derives(true))
             .serde(container_serde(fields.rename_all, strict)),
         public: true,
         name,

@@ -7,9 +7,8 @@
 
 use std::borrow::Cow;
 
-use super::rename;
 use super::structs::{container_serde, fields};
-use crate::emit::context::{Context, Derives};
+use crate::emit::context::Context;
 use crate::emit::doc;
 use crate::emit::names::{self, Scope};
 use crate::emit::shape::{self, Attrs, Field, Item, Meta, Struct, Variant};
@@ -42,7 +41,7 @@ pub fn union_items<'a>(cx: &Context<'a>, u: &'a Union) -> Vec<Item<'a>> {
     let base = Struct {
         attrs: Attrs::doc(doc::rustdoc(u.common.doc.as_ref(), &[]))
             .cfg(cond)
-            .derive(cx.derives(Derives::Data))
+            .derive(&["Debug", "Clone", "PartialEq"], cx.serde_derives(true))
             // serde cannot refuse unknown members of a struct with a flattened field.
             .serde(container_serde(fields.rename_all, false)),
         public: true,
@@ -55,17 +54,7 @@ pub fn union_items<'a>(cx: &Context<'a>, u: &'a Union) -> Vec<Item<'a>> {
         .enum_named(&u.discriminator_enum)
         .expect("checked: an enum")
         .values;
-    let mut variant_scope = Scope::default();
-    let variants: Vec<String> = values
-        .iter()
-        .map(|v| variant_scope.ident(names::variant_name(&v.name)))
-        .collect();
-    let serde_names: Vec<(&str, &str)> = variants
-        .iter()
-        .zip(values)
-        .map(|(v, value)| (names::serde_name(v), value.name.as_str()))
-        .collect();
-    let renames = rename::variants(&serde_names);
+    let (variants, renames) = super::enums::variants(values);
     let tag = &u.discriminator;
     let mut branch_serde = vec![Meta::Str("tag", Cow::Borrowed(tag.as_str()))];
     branch_serde.extend(
@@ -101,7 +90,7 @@ pub fn union_items<'a>(cx: &Context<'a>, u: &'a Union) -> Vec<Item<'a>> {
             "The value of `{tag}` in a [`{type_name}`], with the members of its branch."
         ))
         .cfg(cond)
-        .derive(cx.derives(Derives::Data))
+        .derive(&["Debug", "Clone", "PartialEq"], cx.serde_derives(true))
         .serde(branch_serde),
         name: branch_name,
         variants: branches,
