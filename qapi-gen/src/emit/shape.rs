@@ -5,9 +5,9 @@
 //!
 //! The emitters (`types/`, `dispatch.rs`) turn the model into these shapes and do
 //! nothing else: every name, rename, boxing, serde attribute, `cfg` and blank line is
-//! decided once, when the shape is built. Two printers write a shape (see `print/`):
-//! the direct text printer, and tokens formatted with prettyplease, the reference
-//! the first is held to.
+//! decided once, when the shape is built. One printer writes a shape as text
+//! (`print/text.rs`); the reference it is held to is prettyplease's layout of the
+//! same code, read back as tokens (`print/pretty.rs`).
 //!
 //! Types, paths, function heads and parameters are carried as the text prettyplease
 //! writes for them (`Option<super::Blob>`, `&mut ::std::fmt::Formatter<'_>`): their
