@@ -27,7 +27,7 @@ pub fn pieces(schema: &Schema) -> Vec<Piece<'_>> {
         ))]
     })];
     for &c in &commands {
-        pieces.push(Piece::new(Place::Inside, move |cx| vec![method(cx, c)]));
+        pieces.push(Piece::new(Place::InTrait, move |cx| vec![method(cx, c)]));
     }
     let commands = std::sync::Arc::new(commands);
     let weight = commands.len();

@@ -2,19 +2,20 @@
 //!
 //! A backend describes its file as pieces, in order: each builds the shapes of a few
 //! items (a definition's worth, or one big item), at the top level or inside the
-//! module or trait that a piece opened before it. The pieces are built on the
-//! threads, then put together into the file's shape, with its blank lines (see
-//! `shape::push`), then the items at the top level and inside its modules and traits
-//! are printed on the threads, each by the direct printer, or by the reference
-//! printer when the direct one gives up on it or `Options::reference_printer` asks
-//! (see `print`). The text is the same whatever the number of threads.
+//! module or trait that a piece opened before it. Runs of pieces are built and
+//! printed on the threads, a run at a time, and their shapes dropped as soon as
+//! they are printed: each item by the direct printer, or by the reference printer
+//! when the direct one gives up on it or `Options::reference_printer` asks (see
+//! `print`). The runs' texts are then put together with the blank lines between
+//! them that `shape::separated` puts between items, and the lines that open and
+//! close each module or trait. The text is the same whatever the number of threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::context::{Context, Shared};
 use super::print::pretty::{self, Wrap};
 use super::print::text;
-use super::shape::{self, Expr, Item, Stmt};
+use super::shape::{self, Item, Seam};
 use super::Options;
 use crate::model::Schema;
 
@@ -23,11 +24,13 @@ use crate::model::Schema;
 pub enum Place {
     /// At the top level of the file.
     Top,
-    /// A module or trait (one item with no items of its own), which the `Inside`
-    /// pieces that follow fill.
+    /// A module or trait (one item with no items of its own), which the `InMod` or
+    /// `InTrait` pieces that follow fill up to the next `Top` or `Open` piece.
     Open,
-    /// Inside the module or trait opened last.
-    Inside,
+    /// Inside the module opened last.
+    InMod,
+    /// Inside the trait opened last.
+    InTrait,
 }
 
 type Build<'a> = Box<dyn Fn(&Context<'a>) -> Vec<Item<'a>> + Send + Sync + 'a>;
@@ -64,20 +67,15 @@ impl<'a> Piece<'a> {
     }
 }
 
-/// Pieces are built this many definitions' worth at a time, and items printed this
-/// many lines' worth at a time: enough to make the cost of sharing the work small,
-/// few enough to share it among threads.
-const BUILD_CHUNK: usize = 16;
-const PRINT_CHUNK: usize = 256;
+/// Pieces are built and printed this many definitions' worth at a time: enough to
+/// make the cost of sharing the work small, few enough to share it among threads.
+const CHUNK_WEIGHT: usize = 16;
 
-/// What a printing job writes.
-enum Unit<'s, 'a> {
-    /// An item at the top level or, with its stand-in, inside a module or trait.
-    Item(&'s Item<'a>, Option<Wrap>),
-    /// The lines that open a module or trait.
-    Open(&'s Item<'a>),
-    /// The brace that closes it.
-    Close,
+/// The text of a run of pieces, with what is at each end of it.
+struct Printed {
+    text: String,
+    /// The first and the last item, unless the run has none.
+    ends: Option<(Seam, Seam)>,
 }
 
 /// The formatted text of each file, after `prefix` (its header), and the result of
@@ -93,156 +91,132 @@ pub fn render<'a, T>(
     // Made first, on the calling thread, so that bad options panic here with their
     // message (as documented on the backends), not in a worker.
     let cx = Context::new(schema, options, shared);
-    let threads = options.thread_count();
-
-    let pieces: Vec<&Piece<'a>> = files.iter().flatten().collect();
-    let builds = chunks(&pieces, BUILD_CHUNK, |p| p.weight);
-    let (built, side) = parallel(threads, &builds, side, |pieces| {
-        pieces.iter().map(|p| (p.build)(&cx)).collect::<Vec<_>>()
-    });
-    let mut built = built.into_iter().flatten();
-    let shapes: Vec<Vec<Item<'a>>> = files
-        .iter()
-        .map(|file| assemble(file, built.by_ref()))
-        .collect();
-
-    let units: Vec<Vec<Unit<'_, 'a>>> = shapes.iter().map(|items| units(items)).collect();
-    let mut jobs = Vec::new();
-    for (file, units) in units.iter().enumerate() {
-        let chunked = chunks(units, PRINT_CHUNK, weight);
-        jobs.extend(chunked.into_iter().map(|chunk| (file, chunk)));
+    let mut runs: Vec<(usize, Chunk<'_, Piece<'a>>)> = Vec::new();
+    for (file, pieces) in files.iter().enumerate() {
+        // A run holds pieces of one place; each `Open` piece is a run of its own.
+        let mut start = 0;
+        while start < pieces.len() {
+            let place = pieces[start].place;
+            let end = match place {
+                Place::Open => start + 1,
+                _ => pieces[start..]
+                    .iter()
+                    .position(|p| p.place != place)
+                    .map_or(pieces.len(), |n| start + n),
+            };
+            let chunked = chunks(&pieces[start..end], CHUNK_WEIGHT, |p| p.weight);
+            runs.extend(chunked.into_iter().map(|chunk| (file, chunk)));
+            start = end;
+        }
     }
+    let chunks: Vec<Chunk<'_, Piece<'a>>> = runs.iter().map(|(_, chunk)| *chunk).collect();
     let reference = options.reference_printer;
-    let prints: Vec<Chunk<'_, _>> = jobs.iter().map(|(_, chunk)| *chunk).collect();
-    let (printed, ()) = parallel(
-        threads,
-        &prints,
-        || (),
-        |units| {
-            let lines: usize = units.iter().map(weight).sum();
-            let mut out = String::with_capacity(lines * 48);
-            for unit in units {
-                print(&cx, unit, reference, &mut out);
-            }
-            out
-        },
-    );
-    let mut lengths = vec![prefix.len(); files.len()];
-    for ((file, _), text) in jobs.iter().zip(&printed) {
-        lengths[*file] += text.len();
+    let (printed, side) = parallel(options.thread_count(), &chunks, side, |pieces| {
+        print_run(&cx, pieces, reference)
+    });
+    let mut texts: Vec<String> = files.iter().map(|_| prefix.to_owned()).collect();
+    let mut files_runs: Vec<Vec<(Place, Printed)>> = files.iter().map(|_| Vec::new()).collect();
+    for ((file, chunk), printed) in runs.iter().zip(printed) {
+        files_runs[*file].push((chunk.jobs[0].place, printed));
     }
-    let mut texts: Vec<String> = lengths
-        .into_iter()
-        .map(|length| {
-            let mut text = String::with_capacity(length);
-            text.push_str(prefix);
-            text
-        })
-        .collect();
-    for ((file, _), text) in jobs.iter().zip(printed) {
-        texts[*file].push_str(&text);
+    for (text, runs) in texts.iter_mut().zip(files_runs) {
+        join(text, runs);
     }
     (texts, side)
 }
 
-/// About how many lines a printing job writes.
-fn weight(unit: &Unit<'_, '_>) -> usize {
-    match unit {
-        Unit::Item(item, _) => size(item),
-        Unit::Open(_) | Unit::Close => 1,
-    }
-}
-
-/// A file's shape: the items its pieces built, in order, those of `Inside` pieces
-/// in the module or trait opened before them.
-fn assemble<'a>(
-    pieces: &[Piece<'a>],
-    built: &mut impl Iterator<Item = Vec<Item<'a>>>,
-) -> Vec<Item<'a>> {
-    let mut top: Vec<Item<'a>> = Vec::new();
+/// Builds and prints a run of pieces of one place.
+fn print_run<'a>(cx: &Context<'a>, pieces: &[Piece<'a>], reference: bool) -> Printed {
+    let mut items = Vec::new();
     for piece in pieces {
-        let items = built.next().expect("a shape per piece");
-        let into = match (piece.place, top.last_mut()) {
-            (Place::Inside, Some(Item::Mod(c) | Item::Trait(c))) => &mut c.items,
-            (Place::Inside, _) => panic!("qapi-gen: items inside no module or trait"),
-            (Place::Top | Place::Open, _) => &mut top,
-        };
-        for item in items {
-            shape::push(into, item);
+        for item in (piece.build)(cx) {
+            shape::push(&mut items, item);
         }
     }
-    top
-}
-
-/// The printing jobs of a file: its items, and those of its modules and traits
-/// between the lines that open and close them.
-fn units<'s, 'a>(items: &'s [Item<'a>]) -> Vec<Unit<'s, 'a>> {
-    let mut units = Vec::new();
-    for item in items {
-        match item {
-            Item::Mod(c) | Item::Trait(c) if !c.items.is_empty() => {
-                let wrap = if matches!(item, Item::Mod(_)) {
-                    Wrap::Mod
-                } else {
-                    Wrap::Trait
-                };
-                units.push(Unit::Open(item));
-                units.extend(c.items.iter().map(|i| Unit::Item(i, Some(wrap))));
-                units.push(Unit::Close);
-            }
-            _ => units.push(Unit::Item(item, None)),
-        }
-    }
-    units
-}
-
-fn print(cx: &Context<'_>, unit: &Unit<'_, '_>, reference: bool, out: &mut String) {
-    match *unit {
-        Unit::Item(Item::Blank, _) => out.push('\n'),
-        Unit::Item(item, wrap) => {
-            let indent = if wrap.is_some() { 4 } else { 0 };
-            if reference || !text::item(cx, item, indent, out) {
-                out.push_str(&pretty::item(cx, item, wrap.as_slice()));
-            }
-        }
-        Unit::Open(item) => {
-            let written = match item {
-                Item::Mod(c) | Item::Trait(c) if !reference => text::head(cx, c, 0, out),
-                _ => false,
+    let ends = items
+        .first()
+        .zip(items.last())
+        .map(|(first, last)| (Seam::of(first), Seam::of(last)));
+    let mut text = String::with_capacity(1024 * pieces.len());
+    match pieces[0].place {
+        Place::Open => {
+            let [item @ (Item::Mod(c) | Item::Trait(c))] = items.as_slice() else {
+                panic!("qapi-gen: an Open piece builds one module or trait");
             };
-            if !written {
-                out.push_str(&pretty::head(cx, item, &[]));
+            if reference || !text::head(cx, c, 0, &mut text) {
+                text.push_str(&pretty::head(cx, item, &[]));
             }
         }
-        Unit::Close => out.push_str("}\n"),
+        place => {
+            let wrap = match place {
+                Place::InMod => Some(Wrap::Mod),
+                Place::InTrait => Some(Wrap::Trait),
+                Place::Top | Place::Open => None,
+            };
+            for item in &items {
+                print(cx, item, wrap, reference, &mut text);
+            }
+        }
+    }
+    Printed { text, ends }
+}
+
+/// An item at the top level or, with the stand-in of its container, inside a module
+/// or trait, by the direct printer unless it gives up or `reference`.
+fn print(cx: &Context<'_>, item: &Item<'_>, wrap: Option<Wrap>, reference: bool, out: &mut String) {
+    if let Item::Blank = item {
+        return out.push('\n');
+    }
+    let indent = if wrap.is_some() { 4 } else { 0 };
+    if reference || !text::item(cx, item, indent, out) {
+        out.push_str(&pretty::item(cx, item, wrap.as_slice()));
     }
 }
 
-/// About how many lines an item takes, to share the printing out.
-fn size(item: &Item<'_>) -> usize {
-    fn expr(e: &Expr<'_>) -> usize {
-        match e {
-            Expr::Slice(elements) => elements.len(),
-            Expr::Struct(_, fields) => fields.len(),
-            Expr::Match(_, arms) => arms.iter().map(|a| 1 + expr(&a.body)).sum(),
-            Expr::Block(stmts) => stmts.iter().map(stmt).sum(),
-            _ => 1,
+/// Puts a file's runs together: with a blank line where [`shape::separated`] puts
+/// one between the items that meet, and each module or trait closed after the last
+/// run inside it (or written `head {}` when it holds nothing).
+fn join(out: &mut String, runs: Vec<(Place, Printed)>) {
+    out.reserve(runs.iter().map(|(_, p)| p.text.len() + 2).sum());
+    // The last item at the top level, and inside the open module or trait.
+    let mut top: Option<Seam> = None;
+    let mut inside: Option<Option<Seam>> = None;
+    let close = |out: &mut String, inside: &mut Option<Option<Seam>>, top: &mut Option<Seam>| {
+        match inside.take() {
+            Some(None) => {
+                // `head {` → `head {}`.
+                out.pop();
+                out.push_str("}\n");
+            }
+            Some(Some(_)) => out.push_str("}\n"),
+            None => return,
+        }
+        *top = Some(Seam::Other);
+    };
+    for (place, printed) in runs {
+        let Some((first, last)) = printed.ends else {
+            continue;
+        };
+        let last_here = match place {
+            Place::InMod | Place::InTrait => match &mut inside {
+                Some(last) => last,
+                None => panic!("qapi-gen: items inside no module or trait"),
+            },
+            Place::Top | Place::Open => {
+                close(out, &mut inside, &mut top);
+                &mut top
+            }
+        };
+        if last_here.is_some_and(|prev| shape::separated(prev, first)) {
+            out.push('\n');
+        }
+        out.push_str(&printed.text);
+        *last_here = Some(last);
+        if place == Place::Open {
+            inside = Some(None);
         }
     }
-    fn stmt(s: &Stmt<'_>) -> usize {
-        match s {
-            Stmt::Item(item) => size(item),
-            Stmt::Semi(e) | Stmt::Expr(e) => expr(e),
-        }
-    }
-    1 + match item {
-        Item::Struct(s) => s.fields.as_ref().map_or(0, Vec::len),
-        Item::Enum(e) => e.variants.len(),
-        Item::Impl(c) | Item::Mod(c) | Item::Trait(c) => c.items.iter().map(size).sum(),
-        Item::Const(c) => expr(&c.value),
-        Item::Fn(f) => f.body.iter().flatten().map(stmt).sum(),
-        Item::Blank | Item::Use(..) | Item::Type(..) => 0,
-    }
+    close(out, &mut inside, &mut top);
 }
 
 /// Consecutive jobs, of about `limit` in weight together.
@@ -332,15 +306,24 @@ mod tests {
         let shared = Shared::new(schema);
         let cx = Context::new(schema, options, &shared);
         let mut out = Vec::new();
-        for pieces in [types::pieces(schema), dispatch::pieces(schema)] {
-            let mut built = pieces.iter().map(|p| (p.build)(&cx));
-            let items = assemble(&pieces, &mut built);
-            for unit in units(&items) {
-                if let Unit::Item(item, wrap) = unit {
-                    let mut text = String::new();
-                    if !text::item(&cx, item, 4 * usize::from(wrap.is_some()), &mut text) {
-                        out.push(pretty::item(&cx, item, wrap.as_slice()));
+        for piece in types::pieces(schema)
+            .iter()
+            .chain(&dispatch::pieces(schema))
+        {
+            let indent = if matches!(piece.place, Place::InMod | Place::InTrait) {
+                4
+            } else {
+                0
+            };
+            for item in (piece.build)(&cx) {
+                let written = match &item {
+                    Item::Mod(c) | Item::Trait(c) if piece.place == Place::Open => {
+                        text::head(&cx, c, 0, &mut String::new())
                     }
+                    _ => text::item(&cx, &item, indent, &mut String::new()),
+                };
+                if !written {
+                    out.push(pretty::item(&cx, &item, &[]));
                 }
             }
         }

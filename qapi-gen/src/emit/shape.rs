@@ -107,7 +107,7 @@ impl<'a> Attrs<'a> {
 /// An item of a file, a module, a trait or an impl, or a blank line between two.
 #[derive(Debug)]
 pub enum Item<'a> {
-    /// A blank line; [`push`] decides where they go.
+    /// A blank line; [`separated`] decides where they go.
     Blank,
     /// `use tree;`.
     Use(Attrs<'a>, &'static str),
@@ -290,20 +290,41 @@ impl<'a> Expr<'a> {
     }
 }
 
+/// What the blank-line rule needs to know of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seam {
+    /// An associated constant of a trait impl (not `pub`).
+    Const,
+    /// An associated type.
+    Type,
+    Other,
+}
+
+impl Seam {
+    pub fn of(item: &Item<'_>) -> Self {
+        match item {
+            Item::Const(c) if !c.public => Seam::Const,
+            Item::Type(..) => Seam::Type,
+            _ => Seam::Other,
+        }
+    }
+}
+
+/// Whether a blank line goes between two consecutive items of a file, module, trait
+/// or impl: always, unless they continue a group (consecutive associated constants,
+/// or consecutive associated types, of a trait impl stay together). The one rule for
+/// blank lines, used by [`push`] and where a file's parts meet (`render.rs`).
+pub fn separated(prev: Seam, next: Seam) -> bool {
+    prev != next || prev == Seam::Other
+}
+
 /// Adds `item` to the items of a file, module, trait or impl, after a blank line
-/// unless it is the first or it continues a group: consecutive associated constants,
-/// or consecutive associated types, of a trait impl stay together. This is the one
-/// place that decides blank lines.
+/// where [`separated`] says.
 pub fn push<'a>(items: &mut Vec<Item<'a>>, item: Item<'a>) {
-    let together = matches!(
-        (items.last(), &item),
-        (Some(Item::Const(a)), Item::Const(b)) if !a.public && !b.public
-    ) || matches!(
-        (items.last(), &item),
-        (Some(Item::Type(..)), Item::Type(..))
-    );
-    if !items.is_empty() && !together {
-        items.push(Item::Blank);
+    if let Some(last) = items.last() {
+        if separated(Seam::of(last), Seam::of(&item)) {
+            items.push(Item::Blank);
+        }
     }
     items.push(item);
 }

@@ -119,11 +119,11 @@ fn module<'a, D: Descriptor>(descriptors: Vec<&'a D>, pieces: &mut Vec<Piece<'a>
         .filter(|d| d.inline().is_some())
         .map(|d| d.common().cond.as_ref())
         .collect();
-    pieces.push(Piece::new(Place::Inside, move |cx| {
+    pieces.push(Piece::new(Place::InMod, move |cx| {
         Vec::from_iter(cx.serde_use(derives.iter().copied()))
     }));
     for d in descriptors {
-        pieces.push(Piece::new(Place::Inside, move |cx| d.items(cx)));
+        pieces.push(Piece::new(Place::InMod, move |cx| d.items(cx)));
     }
 }
 
