@@ -1,8 +1,8 @@
-//! The direct printer writes what quote and prettyplease write (see
-//! `src/emit/text.rs`): every golden case, the project's schema, the synthetic
-//! schema, and schemas whose names, conditions and lists grow a character at a time
-//! so that their lines cross prettyplease's margin, generate the same files with
-//! `Options::reference_printer` as without.
+//! The direct printer writes what tokens formatted with prettyplease write (see
+//! `src/emit/print/`): every golden case, the project's schema, the synthetic
+//! schemas, schemas whose names, conditions and lists grow a character at a time so
+//! that their lines cross prettyplease's margin, and QEMU's own schemas when they
+//! load, generate the same files with `Options::reference_printer` as without.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,10 @@ mod synth;
 /// under a few choices of options, compared; the differing cases are returned.
 fn compare(path: &Path) -> Vec<String> {
     let schema = qapi_gen::load(path).unwrap_or_else(|e| panic!("{e}"));
+    compare_schema(path, &schema)
+}
+
+fn compare_schema(path: &Path, schema: &qapi_gen::model::Schema) -> Vec<String> {
     let mut mapped = Options {
         runtime: "::my_runtime::support".into(),
         types: "my_types".into(),
@@ -34,7 +38,7 @@ fn compare(path: &Path) -> Vec<String> {
             ("types", emit::types as fn(&_, &_) -> String),
             ("dispatch", emit::dispatch),
         ] {
-            let (fast, slow) = (backend(&schema, &options), backend(&schema, &reference));
+            let (fast, slow) = (backend(schema, &options), backend(schema, &reference));
             if fast != slow {
                 let line = fast
                     .lines()
@@ -80,10 +84,39 @@ fn golden_cases_print_the_same() {
 }
 
 #[test]
-fn the_synthetic_schema_prints_the_same() {
+fn the_synthetic_schemas_print_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let (path, _) = synth::write_schema(dir.path(), 4, 7);
-    assert_same(&[path]);
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let (small, _) = synth::write_schema(&small, 4, 7);
+    // The benchmarks' schema, of 25 000 lines.
+    let (large, _) = synth::write_schema(dir.path(), 40, 7);
+    assert_same(&[small, large]);
+}
+
+/// QEMU 10.2's guest agent and QMP schemas, from the reference files beside the
+/// project (`../shared/reference/qemu-10.2`, or the directory
+/// `QAPI_GEN_QEMU_REFERENCE` names), once the parser accepts them: a schema that is
+/// missing or does not load is reported and left out.
+#[test]
+fn qemu_schemas_print_the_same_when_they_load() {
+    let reference = std::env::var_os("QAPI_GEN_QEMU_REFERENCE").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/qemu-10.2"),
+        PathBuf::from,
+    );
+    let mut problems = Vec::new();
+    for schema in ["qga/qapi-schema.json", "qapi/qapi-schema.json"] {
+        let path = reference.join(schema);
+        if !path.exists() {
+            eprintln!("{}: not found, left out", path.display());
+            continue;
+        }
+        match qapi_gen::load(&path) {
+            Ok(model) => problems.extend(compare_schema(&path, &model)),
+            Err(e) => eprintln!("{}: does not load yet, left out:\n{e}", path.display()),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
 /// A schema whose definitions have names of `n` extra characters, and lists of

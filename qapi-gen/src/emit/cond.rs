@@ -2,15 +2,16 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::TokenStream;
-use quote::quote;
+use quote::ToTokens;
 
+use super::print::write_str_lit;
 use crate::model::Cond;
 
 /// How condition names become `cfg` predicates.
 #[derive(Debug, Clone, Default)]
 pub struct CfgMap {
-    mapped: HashMap<String, TokenStream>,
+    /// The caller's predicates, as their tokens print.
+    mapped: HashMap<String, String>,
 }
 
 impl CfgMap {
@@ -23,7 +24,7 @@ impl CfgMap {
             .iter()
             .map(
                 |(name, predicate)| match syn::parse_str::<syn::Meta>(predicate) {
-                    Ok(meta) => (name.clone(), quote! { #meta }),
+                    Ok(meta) => (name.clone(), meta.to_token_stream().to_string()),
                     Err(e) => panic!(
                         "Options::cfg_map: `{predicate}` (for {name}) is not a cfg predicate: {e}"
                     ),
@@ -33,79 +34,43 @@ impl CfgMap {
         CfgMap { mapped }
     }
 
-    /// [`CfgMap::predicate`] as prettyplease prints it, or `None` when the condition
-    /// involves a mapped name (the caller's own syntax) or a name that needs escapes.
-    pub fn predicate_text(&self, cond: &Cond) -> Option<String> {
-        let mut out = String::new();
-        self.write_predicate(cond, &mut out).then_some(out)
-    }
-
-    /// Appends [`CfgMap::predicate_text`] to `out`; false when there is none.
-    pub fn write_predicate(&self, cond: &Cond, out: &mut String) -> bool {
+    /// Appends the predicate for a condition to `out`: a mapped name as mapped, any
+    /// other name as a cargo feature (`CONFIG_LINUX` → `feature = "config-linux"`).
+    /// False when the text is not what prettyplease writes for it: a mapped name is
+    /// the caller's syntax, written as its tokens print.
+    pub fn write(&self, cond: &Cond, out: &mut String) -> bool {
         let list = |op: &str, conds: &[Cond], out: &mut String| {
             out.push_str(op);
             out.push('(');
+            let mut exact = true;
             for (i, c) in conds.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                if !self.write_predicate(c, out) {
-                    return false;
-                }
+                exact &= self.write(c, out);
             }
             out.push(')');
-            true
+            exact
         };
         match cond {
-            Cond::Name(name) => {
-                if self.mapped.contains_key(name)
-                    || !name
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-                {
-                    return false;
+            Cond::Name(name) => match self.mapped.get(name) {
+                Some(predicate) => {
+                    out.push_str(predicate);
+                    false
                 }
-                out.push_str("feature = \"");
-                out.extend(name.chars().map(|c| match c {
-                    '_' => '-',
-                    c => c.to_ascii_lowercase(),
-                }));
-                out.push('"');
-                true
-            }
+                None => {
+                    out.push_str("feature = ");
+                    write_str_lit(&name.to_ascii_lowercase().replace('_', "-"), out);
+                    true
+                }
+            },
             Cond::All(conds) => list("all", conds, out),
             Cond::Any(conds) => list("any", conds, out),
             Cond::Not(cond) => {
                 out.push_str("not(");
-                let ok = self.write_predicate(cond, out);
+                let exact = self.write(cond, out);
                 out.push(')');
-                ok
-            }
-        }
-    }
-
-    /// The predicate for a condition: a mapped name as mapped, any other name as a
-    /// cargo feature (`CONFIG_LINUX` → `feature = "config-linux"`).
-    pub fn predicate(&self, cond: &Cond) -> TokenStream {
-        match cond {
-            Cond::Name(name) => match self.mapped.get(name) {
-                Some(predicate) => predicate.clone(),
-                None => {
-                    let feature = name.to_ascii_lowercase().replace('_', "-");
-                    quote! { feature = #feature }
-                }
-            },
-            Cond::All(conds) => {
-                let inner = conds.iter().map(|c| self.predicate(c));
-                quote! { all(#(#inner),*) }
-            }
-            Cond::Any(conds) => {
-                let inner = conds.iter().map(|c| self.predicate(c));
-                quote! { any(#(#inner),*) }
-            }
-            Cond::Not(cond) => {
-                let inner = self.predicate(cond);
-                quote! { not(#inner) }
+                exact
             }
         }
     }
@@ -144,10 +109,12 @@ mod tests {
             name("CONFIG_LINUX"),
             Cond::Not(Box::new(Cond::Any(vec![name("CONFIG_POSIX")]))),
         ]);
-        assert_eq!(
-            cfg.predicate(&cond).to_string(),
-            r#"all (feature = "config-linux" , not (any (unix)))"#
-        );
+        let mut out = String::new();
+        assert!(!cfg.write(&cond, &mut out), "a mapped name is not exact");
+        assert_eq!(out, r#"all(feature = "config-linux", not(any(unix)))"#);
+        out.clear();
+        assert!(cfg.write(&name("CONFIG_A_B"), &mut out));
+        assert_eq!(out, r#"feature = "config-a-b""#);
     }
 
     #[test]

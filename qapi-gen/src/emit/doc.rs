@@ -6,82 +6,10 @@
 //! fences, so that rustdoc shows them as written and never runs them as doctests.
 //! List continuation lines are indented to their item, as rustdoc's lints want.
 
-use std::cell::RefCell;
-
-use proc_macro2::TokenStream;
-use quote::quote;
-
 use crate::model::{Command, Doc};
 
 /// Section tags that never reach the output (QEMU drops them from its manual too).
 const DROPPED: &[&str] = &["TODO"];
-
-/// Starts the text of the `#[doc]` attribute that stands for a doc comment kept
-/// aside (see [`Docs`]).
-const MARK: char = '\u{1}';
-
-/// Doc comments kept aside while a piece of Rust is built and formatted: the tokens
-/// hold a short `#[doc = "\u{1}N"]` for each, and [`Docs::insert`] puts their lines
-/// in the formatted text. prettyplease writes a `#[doc]` attribute as `///` and its
-/// text, on a line of its own at the indentation of what it documents, whatever the
-/// text; so the result is what an attribute per line gives, without syn and
-/// prettyplease reading the documentation, which is a good part of the file.
-#[derive(Debug, Default)]
-pub struct Docs {
-    texts: RefCell<Vec<String>>,
-}
-
-impl Docs {
-    /// The attribute that stands for Markdown `text` (nothing for no text).
-    pub fn attr(&self, text: String) -> TokenStream {
-        if text.is_empty() {
-            return TokenStream::new();
-        }
-        let mut texts = self.texts.borrow_mut();
-        let mark = format!("{MARK}{}", texts.len());
-        texts.push(text);
-        quote! { #[doc = #mark] }
-    }
-
-    /// Forgets the texts kept so far.
-    pub fn clear(&self) {
-        self.texts.borrow_mut().clear();
-    }
-
-    /// `code` with each mark replaced by the lines of its text, each as prettyplease
-    /// writes `#[doc = " line"]` (`#[doc = ""]` for an empty line): `///`, the text,
-    /// no trailing spaces. Only marks hold a raw `MARK`: prettyplease writes string
-    /// literals escaped.
-    pub fn insert(&self, code: String) -> String {
-        if !code.contains(MARK) {
-            return code;
-        }
-        let texts = self.texts.borrow();
-        let mut out =
-            String::with_capacity(code.len() + texts.iter().map(String::len).sum::<usize>());
-        for line in code.split_inclusive('\n') {
-            let Some((head, index)) = line.trim_end_matches('\n').split_once(MARK) else {
-                out.push_str(line);
-                continue;
-            };
-            let indent = head
-                .strip_suffix("///")
-                .expect("a mark only in a doc comment");
-            let text = &texts[index.parse::<usize>().expect("a mark's index")];
-            for line in text.lines() {
-                out.push_str(indent);
-                out.push_str("///");
-                if !line.is_empty() {
-                    out.push(' ');
-                    out.push_str(line);
-                    out.truncate(out.trim_end_matches(' ').len());
-                }
-                out.push('\n');
-            }
-        }
-        out
-    }
-}
 
 /// The rustdoc of a definition, as Markdown: its body, features, tagged sections,
 /// `Since` last, and then `notes` (facts from the definition rather than its doc
@@ -439,37 +367,5 @@ mod tests {
         let text = rustdoc(Some(&doc), &["No response on success.".into()]);
         let expected = "Body.\n\nFeatures:\n\n- `deprecated`: Use `other`.\n\nNote: careful\n\nNo response on success.\n\nSince: 1.0";
         assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn docs_are_put_back_as_prettyplease_writes_them() {
-        let docs = Docs::default();
-        let attr = docs.attr("First line.  \n\n    indented\n".to_owned());
-        assert!(docs.attr(String::new()).is_empty());
-        let code = format!("    ///{}\n    pub x: u8,\n", attr_text(&attr));
-        assert_eq!(
-            docs.insert(code),
-            "    /// First line.\n    ///\n    ///     indented\n    pub x: u8,\n"
-        );
-    }
-
-    /// The text of a `#[doc = "..."]` attribute.
-    fn attr_text(attr: &TokenStream) -> String {
-        let file: syn::File =
-            syn::parse2(quote! { #attr struct X; }).expect("an attribute on an item");
-        let syn::Item::Struct(item) = &file.items[0] else {
-            unreachable!()
-        };
-        let syn::Meta::NameValue(meta) = &item.attrs[0].meta else {
-            unreachable!()
-        };
-        let syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(text),
-            ..
-        }) = &meta.value
-        else {
-            unreachable!()
-        };
-        text.value()
     }
 }

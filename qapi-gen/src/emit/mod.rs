@@ -1,15 +1,14 @@
 //! Backends: the model in, formatted text out.
 //!
-//! Each Rust backend ([`types()`], [`dispatch()`]) builds `TokenStream`s from small
-//! emitter functions, one per kind of thing, and formats them with prettyplease: the
-//! file is described as pieces (an item or a few each), which are built and
-//! formatted a run at a time, on as many threads as [`Options::threads`] says
-//! (see `render`); the text is the same as for the whole file in one go. Each emitter
-//! also has a text form that writes what prettyplease would write for its tokens,
-//! and gives up where it cannot be sure (see `text`); a piece is written that way
-//! when it can be, which is most of the time and several times faster. The manual
-//! ([`manual()`]) is Markdown. Every output starts with a header naming the command
-//! that regenerates it.
+//! Each Rust backend ([`types()`], [`dispatch()`]) turns the model into a typed
+//! description of the Rust it emits (`shape`), with small emitter functions, one per
+//! kind of thing, which decide every name, rename, attribute and blank line; one
+//! printer writes the description as text, laid out as prettyplease lays out the
+//! same code, and tokens formatted with prettyplease are the reference it is held to
+//! (see `print`). The file is described as pieces, built and printed on as many
+//! threads as [`Options::threads`] says (see `render`). The manual ([`manual()`]) is
+//! Markdown. Every output starts with a header naming the command that regenerates
+//! it.
 
 mod cond;
 mod context;
@@ -17,8 +16,9 @@ mod dispatch;
 mod doc;
 mod manual;
 pub mod names;
+mod print;
 mod render;
-mod text;
+mod shape;
 mod types;
 
 use std::collections::BTreeMap;
@@ -46,9 +46,9 @@ pub struct Options {
     /// How many threads build and format the Rust outputs; 0 (the default) uses the
     /// machine's parallelism. The outputs are the same whatever the number.
     pub threads: usize,
-    /// Formats every Rust item with quote and prettyplease, the reference the direct
+    /// Formats every Rust item with tokens and prettyplease, the reference the direct
     /// printer is checked against, instead of writing what it can as text (see
-    /// `emit/text.rs`). The outputs are the same either way; only the time differs.
+    /// `emit/print/`). The outputs are the same either way; only the time differs.
     pub reference_printer: bool,
 }
 
@@ -90,8 +90,8 @@ impl Options {
 pub fn types(schema: &Schema, options: &Options) -> String {
     let shared = context::Shared::new(schema);
     let files = [types::pieces(schema)];
-    let (texts, ()) = render::render(schema, options, &shared, &files, || ());
-    rust_file(&texts[0], options)
+    let (mut texts, ()) = render::render(schema, options, &shared, &files, &prefix(options), || ());
+    texts.remove(0)
 }
 
 /// The dispatch file: the `Handler` trait, `COMMANDS` and `dispatch`.
@@ -101,8 +101,8 @@ pub fn types(schema: &Schema, options: &Options) -> String {
 pub fn dispatch(schema: &Schema, options: &Options) -> String {
     let shared = context::Shared::new(schema);
     let files = [dispatch::pieces(schema)];
-    let (texts, ()) = render::render(schema, options, &shared, &files, || ());
-    rust_file(&texts[0], options)
+    let (mut texts, ()) = render::render(schema, options, &shared, &files, &prefix(options), || ());
+    texts.remove(0)
 }
 
 /// The reference manual, in Markdown: commands and events, then types.
@@ -122,74 +122,20 @@ pub fn generate_all(schema: &Schema, options: &Options) -> Vec<(&'static str, St
     let shared = context::Shared::new(schema);
     let files = [types::pieces(schema), dispatch::pieces(schema)];
     let (texts, manual) =
-        render::render(schema, options, &shared, &files, || manual(schema, options));
+        render::render(schema, options, &shared, &files, &prefix(options), || {
+            manual(schema, options)
+        });
+    let [types, dispatch] = <[String; 2]>::try_from(texts).expect("a text per file");
     vec![
-        ("types.rs", rust_file(&texts[0], options)),
-        ("dispatch.rs", rust_file(&texts[1], options)),
+        ("types.rs", types),
+        ("dispatch.rs", dispatch),
         ("reference.md", manual),
     ]
 }
 
-/// The header, then prettyplease's text with blank lines between items.
-fn rust_file(code: &str, options: &Options) -> String {
-    let mut out = String::with_capacity(code.len() + code.len() / 16 + 128);
-    out.push_str("// ");
-    out.push_str(&options.header());
-    out.push_str("\n\n");
-    separate_items(code, &mut out);
-    out
-}
-
-/// Puts a blank line between consecutive items of a file, module, impl or trait, as
-/// hand-written code has; prettyplease puts none. Only whitespace changes: the text
-/// is prettyplease's, whose layout this relies on (one item per line group, blocks
-/// opened at the end of a line and closed on a line of their own, indentation in
-/// spaces).
-fn separate_items(code: &str, out: &mut String) {
-    const ITEM_STARTS: [&str; 12] = [
-        "///", "#[", "pub ", "impl", "fn ", "const ", "type ", "mod ", "struct ", "enum ",
-        "trait ", "use ",
-    ];
-    // A line as its indentation and the rest.
-    fn split(line: &str) -> (usize, &str) {
-        let text = line.trim_start_matches(' ');
-        (line.len() - text.len(), text)
-    }
-    // For each open block: whether it holds items (a file, module, impl or trait).
-    let mut blocks = vec![true];
-    let mut lines = code.lines();
-    let Some(mut line) = lines.next() else {
-        return;
-    };
-    let (mut indent, mut this) = split(line);
-    loop {
-        out.push_str(line);
-        out.push('\n');
-        if this.starts_with('}') {
-            blocks.pop();
-        }
-        let comment = this.starts_with("//");
-        if !comment && this.ends_with('{') {
-            let container = ["mod ", "pub mod ", "impl", "trait ", "pub trait "]
-                .iter()
-                .any(|s| this.starts_with(s));
-            blocks.push(container);
-        }
-        let Some(next) = lines.next() else { break };
-        let (next_indent, following) = split(next);
-        if blocks.last() == Some(&true) && indent == next_indent {
-            let closes = matches!(this, "}" | "};" | "];");
-            let declares = !comment
-                && this.ends_with(';')
-                && !["const ", "type "]
-                    .iter()
-                    .any(|k| this.starts_with(k) && following.starts_with(k));
-            if (closes || declares) && ITEM_STARTS.iter().any(|s| following.starts_with(s)) {
-                out.push('\n');
-            }
-        }
-        (line, indent, this) = (next, next_indent, following);
-    }
+/// What a Rust file starts with: the header as a comment, then a blank line.
+fn prefix(options: &Options) -> String {
+    format!("// {}\n\n", options.header())
 }
 
 #[cfg(test)]
@@ -287,14 +233,5 @@ mod tests {
                 ..Options::default()
             },
         );
-    }
-
-    #[test]
-    fn items_are_separated_by_blank_lines() {
-        let code = "pub struct A;\nimpl A {\n    const X: u8 = 1;\n    const Y: u8 = 2;\n    fn f() {\n        let a = 1;\n        g();\n    }\n    fn h() {}\n}\n/// Doc\n/// more;\nstruct B {}\n";
-        let expected = "pub struct A;\n\nimpl A {\n    const X: u8 = 1;\n    const Y: u8 = 2;\n\n    fn f() {\n        let a = 1;\n        g();\n    }\n\n    fn h() {}\n}\n\n/// Doc\n/// more;\nstruct B {}\n";
-        let mut out = String::new();
-        separate_items(code, &mut out);
-        assert_eq!(out, expected);
     }
 }

@@ -6,8 +6,6 @@
 
 use std::collections::HashSet;
 
-use proc_macro2::{Ident, Span};
-
 /// Every keyword of Rust 2015–2024, strict and reserved, including `_`.
 const KEYWORDS: &[&str] = &[
     "_", "abstract", "as", "async", "await", "become", "box", "break", "const", "continue",
@@ -102,18 +100,7 @@ fn snake(name: &str) -> String {
 
 /// An identifier for `name`: raw where it is a keyword (`r#type`), with a trailing
 /// `_` where a raw identifier is not allowed (`self_`).
-pub fn ident(name: &str) -> Ident {
-    if NOT_RAW.contains(&name) {
-        Ident::new(&format!("{name}_"), Span::call_site())
-    } else if KEYWORDS.contains(&name) {
-        Ident::new_raw(name, Span::call_site())
-    } else {
-        Ident::new(name, Span::call_site())
-    }
-}
-
-/// [`ident`] as text: `r#type`, `self_`, `name`.
-pub fn ident_text(name: &str) -> String {
+pub fn ident(name: &str) -> String {
     if NOT_RAW.contains(&name) {
         format!("{name}_")
     } else if KEYWORDS.contains(&name) {
@@ -124,9 +111,8 @@ pub fn ident_text(name: &str) -> String {
 }
 
 /// The name that serde derives from an identifier: the identifier without `r#`.
-pub fn serde_name(ident: &Ident) -> String {
-    let text = ident.to_string();
-    text.strip_prefix("r#").map_or(text.clone(), str::to_owned)
+pub fn serde_name(ident: &str) -> &str {
+    ident.strip_prefix("r#").unwrap_or(ident)
 }
 
 /// Hands out names that are unique within one scope (the fields of a struct, the
@@ -140,25 +126,16 @@ pub struct Scope {
 
 impl Scope {
     /// A fresh identifier for `name`, already converted to the Rust convention.
-    pub fn ident(&mut self, mut name: String) -> Ident {
+    pub fn ident(&mut self, mut name: String) -> String {
         while !self.taken.insert(name.clone()) {
             name.push('_');
         }
-        ident(&name)
-    }
-
-    /// [`Scope::ident`] as text.
-    pub fn name(&mut self, mut name: String) -> String {
-        while !self.taken.insert(name.clone()) {
-            name.push('_');
+        if KEYWORDS.contains(&name.as_str()) {
+            ident(&name)
+        } else {
+            name
         }
-        ident_text(&name)
     }
-}
-
-/// The name serde derives from an identifier's text: without `r#`.
-pub fn serde_name_text(ident: &str) -> &str {
-    ident.strip_prefix("r#").unwrap_or(ident)
 }
 
 #[cfg(test)]
@@ -210,15 +187,15 @@ mod tests {
 
     #[test]
     fn keywords() {
-        assert_eq!(ident("type").to_string(), "r#type");
-        assert_eq!(ident("match").to_string(), "r#match");
-        assert_eq!(ident("gen").to_string(), "r#gen");
-        assert_eq!(ident("async").to_string(), "r#async");
-        assert_eq!(ident("self").to_string(), "self_");
-        assert_eq!(ident("Self").to_string(), "Self_");
-        assert_eq!(ident("super").to_string(), "super_");
-        assert_eq!(ident("crate").to_string(), "crate_");
-        assert_eq!(ident("count").to_string(), "count");
+        assert_eq!(ident("type"), "r#type");
+        assert_eq!(ident("match"), "r#match");
+        assert_eq!(ident("gen"), "r#gen");
+        assert_eq!(ident("async"), "r#async");
+        assert_eq!(ident("self"), "self_");
+        assert_eq!(ident("Self"), "Self_");
+        assert_eq!(ident("super"), "super_");
+        assert_eq!(ident("crate"), "crate_");
+        assert_eq!(ident("count"), "count");
         assert_eq!(serde_name(&ident("type")), "type");
         assert_eq!(serde_name(&ident("self")), "self_");
     }
@@ -226,8 +203,8 @@ mod tests {
     #[test]
     fn scopes_make_names_unique() {
         let mut scope = Scope::default();
-        assert_eq!(scope.ident(field_name("foo-bar")).to_string(), "foo_bar");
-        assert_eq!(scope.ident(field_name("fooBar")).to_string(), "foo_bar_");
-        assert_eq!(scope.ident(field_name("type")).to_string(), "r#type");
+        assert_eq!(scope.ident(field_name("foo-bar")), "foo_bar");
+        assert_eq!(scope.ident(field_name("fooBar")), "foo_bar_");
+        assert_eq!(scope.ident(field_name("type")), "r#type");
     }
 }

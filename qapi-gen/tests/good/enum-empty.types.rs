@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Never {}
+
 impl Never {
     /// Every value, in schema order.
     pub const ALL: &[Self] = &[];

@@ -12,7 +12,6 @@ mod unions;
 use std::collections::HashSet;
 
 use super::render::{Piece, Place};
-use super::text::Text;
 use crate::model::{Arguments, Builtin, Entity, Schema, TypeRef};
 
 /// The whole types file, as pieces: the serde import, `QType` when the schema uses
@@ -27,41 +26,28 @@ pub fn pieces(schema: &Schema) -> Vec<Piece<'_>> {
         .filter(|e| !matches!(e, Entity::Command(_) | Entity::Event(_)))
         .map(|e| e.common().cond.as_ref())
         .collect();
-    let conds = std::sync::Arc::new(conds);
-    let text_conds = conds.clone();
     let mut pieces = vec![Piece::new(Place::Top, move |cx| {
         let uses = qtype
             .then_some(None)
             .into_iter()
             .chain(conds.iter().copied());
-        cx.serde_use(uses)
-    })
-    .or_text(move |cx, indent| {
-        let uses = qtype
-            .then_some(None)
-            .into_iter()
-            .chain(text_conds.iter().copied());
-        let mut t = Text::new();
-        cx.serde_use_text(&mut t, indent, uses);
-        t.finish()
+        Vec::from_iter(cx.serde_use(uses))
     })];
     if qtype {
-        pieces.push(Piece::new(Place::Top, enums::qtype).or_text(enums::qtype_text));
+        pieces.push(Piece::new(Place::Top, enums::qtype));
     }
     for entity in &schema.entities {
         pieces.push(match entity {
             Entity::Struct(s) => {
                 let strict = strict.contains(&s.common.name);
-                Piece::new(Place::Top, move |cx| structs::struct_item(cx, s, strict))
-                    .or_text(move |cx, indent| structs::struct_text(cx, s, strict, indent))
+                Piece::new(Place::Top, move |cx| {
+                    vec![structs::struct_item(cx, s, strict)]
+                })
             }
-            Entity::Enum(e) => Piece::new(Place::Top, move |cx| enums::enum_item(cx, e))
-                .or_text(move |cx, indent| enums::enum_text(cx, e, indent)),
-            Entity::Union(u) => Piece::new(Place::Top, move |cx| unions::union_item(cx, u))
-                .or_text(move |cx, indent| unions::union_text(cx, u, indent)),
+            Entity::Enum(e) => Piece::new(Place::Top, move |cx| enums::enum_items(cx, e)),
+            Entity::Union(u) => Piece::new(Place::Top, move |cx| unions::union_items(cx, u)),
             Entity::Alternate(a) => {
-                Piece::new(Place::Top, move |cx| alternates::alternate_item(cx, a))
-                    .or_text(move |cx, indent| alternates::alternate_text(cx, a, indent))
+                Piece::new(Place::Top, move |cx| alternates::alternate_items(cx, a))
             }
             Entity::Command(_) | Entity::Event(_) => continue,
         });

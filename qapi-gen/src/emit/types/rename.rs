@@ -2,6 +2,8 @@
 //! `rename_all` where one fits, and a `rename` on each field or variant it misses.
 //! The rules replicate serde's own, so that the attributes say no more than needed.
 
+use crate::emit::names;
+
 /// A serde `rename_all` rule, or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rule {
@@ -21,50 +23,53 @@ impl Rule {
         }
     }
 
-    /// The wire name serde derives from a field name (already snake case).
-    fn field(self, name: &str) -> String {
-        match self {
-            Rule::None | Rule::Snake => name.to_owned(),
-            Rule::Lowercase => name.to_ascii_lowercase(),
-            Rule::Kebab => name.replace('_', "-"),
-        }
+    /// Whether serde derives `wire` from a field name (already snake case).
+    fn field(self, name: &str, wire: &str) -> bool {
+        let chars = name.chars().map(|c| match self {
+            Rule::None | Rule::Snake => c,
+            Rule::Lowercase => c.to_ascii_lowercase(),
+            Rule::Kebab if c == '_' => '-',
+            Rule::Kebab => c,
+        });
+        chars.eq(wire.chars())
     }
 
-    /// The wire name serde derives from a variant name (camel case).
-    fn variant(self, name: &str) -> String {
-        match self {
-            Rule::None => name.to_owned(),
-            Rule::Lowercase => name.to_ascii_lowercase(),
-            Rule::Snake | Rule::Kebab => {
-                let mut snake = String::with_capacity(name.len() + 4);
-                for (i, c) in name.char_indices() {
-                    if i > 0 && c.is_uppercase() {
-                        snake.push('_');
-                    }
-                    snake.push(c.to_ascii_lowercase());
-                }
-                if self == Rule::Kebab {
-                    snake.replace('_', "-")
-                } else {
-                    snake
-                }
-            }
-        }
+    /// Whether serde derives `wire` from a variant name (camel case).
+    fn variant(self, name: &str, wire: &str) -> bool {
+        let separator = match self {
+            Rule::Snake => Some('_'),
+            Rule::Kebab => Some('-'),
+            Rule::None | Rule::Lowercase => None,
+        };
+        let chars = name.char_indices().flat_map(|(i, c)| {
+            let before = separator.filter(|_| i > 0 && c.is_uppercase());
+            let c = match self {
+                Rule::None => c,
+                Rule::Kebab if c == '_' => '-',
+                Rule::Lowercase | Rule::Snake | Rule::Kebab => c.to_ascii_lowercase(),
+            };
+            before.into_iter().chain(std::iter::once(c))
+        });
+        chars.eq(wire.chars())
     }
 }
 
 /// The renames for a container: its `rename_all` value, if any, and for each item
 /// (serde's name for it, its wire name) the `rename` it still needs.
-pub struct Renames {
+pub struct Renames<'w> {
     pub all: Option<&'static str>,
-    pub each: Vec<Option<String>>,
+    pub each: Vec<Option<&'w str>>,
 }
 
-fn plan(items: &[(String, &str)], rules: &[Rule], apply: fn(Rule, &str) -> String) -> Renames {
+fn plan<'w>(
+    items: &[(&str, &'w str)],
+    rules: &[Rule],
+    derives: fn(Rule, &str, &str) -> bool,
+) -> Renames<'w> {
     let misses = |rule: Rule| {
         items
             .iter()
-            .filter(|(name, wire)| apply(rule, name) != *wire)
+            .filter(|(name, wire)| !derives(rule, name, wire))
             .count()
     };
     // `rules` starts with `Rule::None`, which `min_by_key` keeps on a tie.
@@ -75,7 +80,7 @@ fn plan(items: &[(String, &str)], rules: &[Rule], apply: fn(Rule, &str) -> Strin
         .unwrap_or(Rule::None);
     let each = items
         .iter()
-        .map(|(name, wire)| (apply(rule, name) != *wire).then(|| (*wire).to_owned()))
+        .map(|&(name, wire)| (!derives(rule, name, wire)).then_some(wire))
         .collect();
     Renames {
         all: rule.attr(),
@@ -83,15 +88,31 @@ fn plan(items: &[(String, &str)], rules: &[Rule], apply: fn(Rule, &str) -> Strin
     }
 }
 
-/// Renames for struct fields.
-pub fn fields(items: &[(String, &str)]) -> Renames {
-    plan(items, &[Rule::None, Rule::Kebab], Rule::field)
+/// Each Rust identifier, as serde names it (without `r#`), with its wire name.
+fn pairs<'i, 'w>(
+    idents: &'i [String],
+    wires: impl IntoIterator<Item = &'w str>,
+) -> Vec<(&'i str, &'w str)> {
+    idents
+        .iter()
+        .map(|ident| names::serde_name(ident))
+        .zip(wires)
+        .collect()
 }
 
-/// Renames for enum variants.
-pub fn variants(items: &[(String, &str)]) -> Renames {
+/// Renames for struct fields named `idents` in Rust and `wires` on the wire.
+pub fn fields<'w>(idents: &[String], wires: impl IntoIterator<Item = &'w str>) -> Renames<'w> {
     plan(
-        items,
+        &pairs(idents, wires),
+        &[Rule::None, Rule::Kebab],
+        Rule::field,
+    )
+}
+
+/// Renames for enum variants named `idents` in Rust and `wires` on the wire.
+pub fn variants<'w>(idents: &[String], wires: impl IntoIterator<Item = &'w str>) -> Renames<'w> {
+    plan(
+        &pairs(idents, wires),
         &[Rule::None, Rule::Lowercase, Rule::Kebab, Rule::Snake],
         Rule::variant,
     )
@@ -101,46 +122,57 @@ pub fn variants(items: &[(String, &str)]) -> Renames {
 mod tests {
     use super::*;
 
-    fn items<'a>(pairs: &[(&str, &'a str)]) -> Vec<(String, &'a str)> {
-        pairs.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect()
+    /// `(Rust name, wire name)` pairs as the two lists the planners take.
+    fn items<'a>(pairs: &[(&str, &'a str)]) -> (Vec<String>, Vec<&'a str>) {
+        pairs.iter().map(|&(n, w)| (n.to_owned(), w)).unzip()
+    }
+
+    fn fields(pairs: &[(&str, &'static str)]) -> Renames<'static> {
+        let (idents, wires) = items(pairs);
+        super::fields(&idents, wires)
+    }
+
+    fn variants(pairs: &[(&str, &'static str)]) -> Renames<'static> {
+        let (idents, wires) = items(pairs);
+        super::variants(&idents, wires)
     }
 
     #[test]
     fn fields_pick_kebab_when_it_saves_renames() {
-        let r = fields(&items(&[
+        let r = fields(&[
             ("buf_b64", "buf-b64"),
             ("count", "count"),
             ("a_b", "a_b"),
             ("eof_x", "eof-x"),
-        ]));
+        ]);
         assert_eq!(r.all, Some("kebab-case"));
-        assert_eq!(r.each, vec![None, None, Some("a_b".to_owned()), None]);
-        let r = fields(&items(&[("count", "count"), ("_2nd", "2nd")]));
+        assert_eq!(r.each, vec![None, None, Some("a_b"), None]);
+        let r = fields(&[("count", "count"), ("_2nd", "2nd")]);
         assert_eq!(r.all, None);
-        assert_eq!(r.each, vec![None, Some("2nd".to_owned())]);
+        assert_eq!(r.each, vec![None, Some("2nd")]);
     }
 
     #[test]
     fn variants_pick_the_rule_serde_would_apply() {
-        let r = variants(&items(&[
+        let r = variants(&[
             ("Thawed", "thawed"),
             ("X86_64", "x86_64"),
             ("S390x", "s390x"),
-        ]));
+        ]);
         assert_eq!(r.all, Some("lowercase"));
         assert!(r.each.iter().all(Option::is_none));
-        let r = variants(&items(&[
-            ("HyperV", "hyper-v"),
-            ("VirtIo", "virt-io"),
-            ("Kvm", "kvm"),
-        ]));
+        let r = variants(&[("HyperV", "hyper-v"), ("VirtIo", "virt-io"), ("Kvm", "kvm")]);
         assert_eq!(r.all, Some("kebab-case"));
         assert!(r.each.iter().all(Option::is_none));
         // A tie keeps the earlier rule, with a rename for what it misses.
-        let r = variants(&items(&[("HyperV", "hyper-v"), ("X86_64", "x86_64")]));
+        let r = variants(&[("HyperV", "hyper-v"), ("X86_64", "x86_64")]);
         assert_eq!(r.all, Some("lowercase"));
-        assert_eq!(r.each, vec![Some("hyper-v".to_owned()), None]);
-        let r = variants(&items(&[("Upper", "Upper")]));
+        assert_eq!(r.each, vec![Some("hyper-v"), None]);
+        // Kebab case turns the name's own underscores into dashes too.
+        let r = variants(&[("X86_64", "x86-64"), ("HyperV", "hyper-v")]);
+        assert_eq!(r.all, Some("kebab-case"));
+        assert!(r.each.iter().all(Option::is_none));
+        let r = variants(&[("Upper", "Upper")]);
         assert_eq!(r.all, None);
     }
 }
