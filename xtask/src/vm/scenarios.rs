@@ -1748,18 +1748,21 @@ fn ssh_keys(ctx: &mut Ctx<'_>) -> Outcome {
 }
 
 /// A link planted at ~/.ssh/authorized_keys, to a root-only file: the agent does not
-/// go through it. Get and add refuse it (reading through it would give the user the
-/// file's content; writing would change it); add with reset replaces the link with a
-/// file of its own. The file linked to is unchanged throughout.
+/// go through it. Get and add refuse it (reading through it would hand the file's
+/// content to the caller, and add would copy it into a file the user owns); add with
+/// reset replaces the link with a file of its own. The file linked to is never
+/// changed. Every step runs; a failure lists each step that went wrong.
 fn ssh_keys_link(ctx: &mut Ctx<'_>) -> Outcome {
     const TARGET: &str = "/root/qga-ssh-target";
     const CONTENT: &str = "owned by root, not a key\n";
     let a = guest_user::ssh_key("qga-vm", b'l');
-    ctx.sh(&format!(
+    let plant = format!(
         "mkdir -p {SSH_DIR} && echo '{}' >{TARGET} && chmod 600 {TARGET} \
          && rm -f {AUTHORIZED_KEYS} && ln -s {TARGET} {AUTHORIZED_KEYS}",
         CONTENT.trim_end()
-    ))?;
+    );
+    ctx.sh(&plant)?;
+    let mut wrong = Vec::new();
     let target_unchanged = |ctx: &mut Ctx<'_>, step: &str| -> Result<(), String> {
         let now = String::from_utf8_lossy(&ctx.read_file(TARGET)?).into_owned();
         if now != CONTENT {
@@ -1767,41 +1770,60 @@ fn ssh_keys_link(ctx: &mut Ctx<'_>) -> Outcome {
         }
         Ok(())
     };
-    let kind = |ctx: &mut Ctx<'_>| ctx.sh(&format!("stat -c %F {AUTHORIZED_KEYS}"));
+    let kind = |ctx: &mut Ctx<'_>| -> Result<String, String> {
+        Ok(ctx
+            .sh(&format!("stat -c %F {AUTHORIZED_KEYS}"))?
+            .trim()
+            .to_string())
+    };
 
     match ssh_get(ctx)? {
-        Ok(keys) => return Err(format!("get read through the link: {keys:?}")),
+        Ok(keys) => wrong.push(format!("get read through the link: {keys:?}")),
         Err(e) if e.desc.contains("symbolic link") => {}
-        Err(e) => return Err(format!("get refused, but with {e}")),
+        Err(e) => wrong.push(format!("get refused, but with {e}")),
     }
-    match ctx.try_call(
+    let added = ctx.try_call(
         "guest-ssh-add-authorized-keys",
         Some(json!({"username": USER, "keys": [&a]})),
-    )? {
-        Ok(_) => {
-            target_unchanged(ctx, "add")?;
-            return Err(format!(
-                "add went ahead through the link (now a {})",
-                kind(ctx)?.trim()
+    )?;
+    if let Err(e) = target_unchanged(ctx, "add") {
+        wrong.push(e);
+    }
+    match (added, kind(ctx)?.as_str()) {
+        (Err(_), "symbolic link") => {}
+        (Err(e), other) => wrong.push(format!("add refused ({e}) but left a {other}")),
+        (Ok(_), other) => {
+            let file = String::from_utf8_lossy(&ctx.read_file(AUTHORIZED_KEYS)?).into_owned();
+            wrong.push(format!(
+                "add went ahead: authorized_keys is now a {other} holding {:?}",
+                compact(&file)
             ));
+            // Plant the link again for the reset step.
+            ctx.sh(&plant)?;
         }
-        Err(_) => target_unchanged(ctx, "add refused")?,
     }
-    if kind(ctx)?.trim() != "symbolic link" {
-        return Err("a refused add changed the link".into());
+    if let Err(e) = ssh_add(ctx, &[&a], true) {
+        wrong.push(format!("add with reset: {e}"));
     }
-    ssh_add(ctx, &[&a], true)?;
-    target_unchanged(ctx, "add with reset")?;
+    if let Err(e) = target_unchanged(ctx, "add with reset") {
+        wrong.push(e);
+    }
     let now = kind(ctx)?;
-    if now.trim() != "regular file" {
-        return Err(format!(
-            "after add with reset, authorized_keys is a {}",
-            now.trim()
-        ));
+    if now != "regular file" {
+        wrong.push(format!("after add with reset, authorized_keys is a {now}"));
+    } else {
+        let step = "after add with reset over the link";
+        if let Err(e) = expect_ssh_keys(ctx, &[&a], step) {
+            wrong.push(e);
+        }
+        if let Err(e) = expect_key_modes(ctx, step) {
+            wrong.push(e);
+        }
     }
-    expect_ssh_keys(ctx, &[&a], "after add with reset over the link")?;
-    expect_key_modes(ctx, "after add with reset over the link")?;
     let _ = ctx.sh(&format!("rm -f {TARGET}"));
+    if !wrong.is_empty() {
+        return Err(wrong.join("; "));
+    }
     Ok(
         "get and add refuse the link (ELOOP); add with reset replaces it with the user's \
         0600 file; the file linked to is unchanged"
