@@ -16,8 +16,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::agent::base64_encode;
 use super::domain::{DISK_SERIAL, DISK_TARGET, GUEST_ADDRESS, MAC};
+use super::guest_user::{compact, AUTHORIZED_KEYS, STAT_EXPECTED, STAT_KEYS, USER};
 use super::scenarios::Line;
 use super::secs;
 use super::virsh::Virsh;
@@ -27,10 +27,6 @@ const HOSTNAME: &str = "qga-vm";
 /// The guest's scratch disk mount point and device.
 const SCRATCH: &str = "/mnt/scratch";
 const SCRATCH_DEVICE: &str = "/dev/vda";
-/// The guest's unprivileged user (`tests/vm/passwd`): uid and gid 1000, home
-/// /home/qgatest.
-const USER: &str = "qgatest";
-const AUTHORIZED_KEYS: &str = "/home/qgatest/.ssh/authorized_keys";
 /// How far the guest clock may be from what a check expects.
 const CLOCK_SLACK: i64 = 3;
 /// How long a reboot or a power-off may take.
@@ -382,10 +378,6 @@ fn table_rows(text: &str) -> Vec<Vec<String>> {
         .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
         .filter(|r| !r.is_empty())
         .collect()
-}
-
-fn compact(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn now_secs() -> i64 {
@@ -911,18 +903,8 @@ fn set_user_password(s: &mut Session<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// A well-formed ed25519 public key line, different for each `tag`.
 fn ssh_key(tag: u8) -> String {
-    let mut blob = Vec::new();
-    blob.extend_from_slice(&11u32.to_be_bytes());
-    blob.extend_from_slice(b"ssh-ed25519");
-    blob.extend_from_slice(&32u32.to_be_bytes());
-    blob.extend_from_slice(&[tag; 32]);
-    format!(
-        "ssh-ed25519 {} qga-libvirt-{}",
-        base64_encode(&blob),
-        char::from(tag)
-    )
+    super::guest_user::ssh_key("qga-libvirt", tag)
 }
 
 /// The keys get-user-sshkeys prints, as a sorted list. (virsh 9.0 prints each key
@@ -1000,10 +982,8 @@ fn ssh_keys(s: &mut Session<'_>) -> Result<(), String> {
     s.dom("set-user-sshkeys", &[USER, "--file", &fa])?;
     s.dom("set-user-sshkeys", &[USER, "--file", &fb])?;
     expect_keys(s, &known, &[&a, &b], "after adding a, then b")?;
-    let modes = s.virsh.sh(&format!(
-        "stat -c '%u:%g %a' /home/{USER}/.ssh {AUTHORIZED_KEYS}"
-    ))?;
-    if compact(&modes) != "1000:1000 700 1000:1000 600" {
+    let modes = s.virsh.sh(STAT_KEYS)?;
+    if compact(&modes) != STAT_EXPECTED {
         return Err(format!(
             "~/.ssh and authorized_keys are {:?}, expected owner 1000:1000, modes 700 and 600",
             compact(&modes)
@@ -1293,13 +1273,6 @@ mod tests {
             i32::from_ne_bytes(r[340..344].try_into().unwrap()),
             1_700_000_000
         );
-    }
-
-    #[test]
-    fn keys_differ_and_look_like_keys() {
-        let (a, b) = (ssh_key(b'a'), ssh_key(b'b'));
-        assert_ne!(a, b);
-        assert!(a.starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! One QEMU guest: its scratch and swap disks, the process (started again after a
-//! hibernation), the agent's chardev socket and a QMP socket.
+//! One QEMU guest: its scratch, swap and partitioned disks (at fixed PCI slots, so that
+//! the scenarios know where each is), a NIC on the host's loopback, the process
+//! (started again after a hibernation), the agent's chardev socket and a QMP socket.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -61,6 +62,60 @@ pub fn make_swap(work: &Path) -> Result<PathBuf, String> {
     Ok(swap)
 }
 
+/// Size of the partitioned disk (sparse), and where its one partition starts (the
+/// usual 1 MiB alignment), in 512-byte sectors.
+const PARTED_BYTES: u64 = 8 << 20;
+const PARTITION_START: u32 = 2048;
+
+/// A raw image with an MBR partition table holding one Linux partition (type 0x83)
+/// from sector [`PARTITION_START`] to the end: the guest sees `/dev/vdc1` on it.
+/// Written here because busybox has no partitioning tool.
+pub fn make_parted_disk(work: &Path) -> Result<PathBuf, String> {
+    use std::io::Write;
+    let disk = work.join("parted.img");
+    let mut file = fs::File::create(&disk).map_err(|e| format!("{}: {e}", disk.display()))?;
+    file.set_len(PARTED_BYTES)
+        .and_then(|()| file.write_all(&mbr((PARTED_BYTES / 512) as u32)))
+        .map_err(|e| format!("{}: {e}", disk.display()))?;
+    Ok(disk)
+}
+
+/// A 512-byte MBR for a disk of `sectors` sectors: a disk signature, one partition
+/// entry (CHS fields all 0xFE/0xFF: "use the LBA fields", as tools write for big disks)
+/// and the 0x55AA boot signature.
+fn mbr(sectors: u32) -> [u8; 512] {
+    let mut mbr = [0u8; 512];
+    mbr[440..444].copy_from_slice(&0x7167_6176u32.to_le_bytes());
+    let entry = &mut mbr[446..462];
+    entry[0] = 0x00; // not bootable
+    entry[1..4].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
+    entry[4] = 0x83; // Linux
+    entry[5..8].copy_from_slice(&[0xFE, 0xFF, 0xFF]);
+    entry[8..12].copy_from_slice(&PARTITION_START.to_le_bytes());
+    entry[12..16].copy_from_slice(&(sectors - PARTITION_START).to_le_bytes());
+    mbr[510] = 0x55;
+    mbr[511] = 0xAA;
+    mbr
+}
+
+/// The PCI slots of the disks on bus 0 (`/dev/vda`, `vdb`, `vdc` in this order:
+/// the guest names virtio disks in PCI order).
+pub const SCRATCH_SLOT: u8 = 0x08;
+pub const SWAP_SLOT: u8 = 0x09;
+pub const PARTED_SLOT: u8 = 0x0a;
+/// The NIC's MAC address (the guest's `eth0`).
+pub const NIC_MAC: &str = "52:54:00:71:67:61";
+
+/// The disk images of one guest.
+pub struct Disks<'a> {
+    /// The scratch disk, `/dev/vda`, ext4 (mounted on /mnt/scratch).
+    pub scratch: &'a Path,
+    /// The swap disk, `/dev/vdb`.
+    pub swap: &'a Path,
+    /// The partitioned disk, `/dev/vdc`.
+    pub parted: &'a Path,
+}
+
 pub struct Vm {
     child: Child,
     /// How QEMU was started, to start it again ([`Vm::restart`]).
@@ -76,19 +131,18 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// Starts QEMU; it does not wait for the guest. `disk` is the scratch disk
-    /// (`/dev/vda` in the guest), `swap` the swap disk (`/dev/vdb`).
+    /// Starts QEMU; it does not wait for the guest.
     pub fn boot(
         guest: &Guest,
         work: &Path,
         initrd: &Path,
-        disk: &Path,
-        swap: &Path,
+        disks: &Disks<'_>,
     ) -> Result<Vm, String> {
         let agent_socket = work.join("qga.sock");
         let qmp_socket = work.join("qmp.sock");
         let console = work.join("console.log");
         let log = work.join("qemu.log");
+        let (remote, local) = super::domain::free_udp_ports()?;
         // setpriv --pdeathsig: QEMU dies with us even if we are killed outright.
         let mut cmd = if super::have_program("setpriv") {
             let mut c = Command::new("setpriv");
@@ -130,6 +184,14 @@ impl Vm {
                 "console=ttyS0 quiet panic=-1 memhp_default_state=online_movable",
             ])
             .args(["-no-reboot", "-nic", "none"])
+            // A NIC whose packets go to a UDP port of the host's loopback that nothing
+            // reads: an interface for the guest to configure, and no network.
+            .arg("-netdev")
+            .arg(format!(
+                "socket,id=net0,udp=127.0.0.1:{remote},localaddr=127.0.0.1:{local}"
+            ))
+            .arg("-device")
+            .arg(format!("virtio-net-pci,netdev=net0,mac={NIC_MAC}"))
             .arg("-chardev")
             .arg(format!(
                 "socket,path={},server=on,wait=off,id=qga0",
@@ -140,13 +202,14 @@ impl Vm {
                 "-device",
                 "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
             ])
-            .arg("-drive")
-            .arg(format!(
-                "file={},if=virtio,format=raw,discard=unmap",
-                disk.display()
+            .args(drive(
+                "scratch",
+                disks.scratch,
+                SCRATCH_SLOT,
+                ",discard=unmap",
             ))
-            .arg("-drive")
-            .arg(format!("file={},if=virtio,format=raw", swap.display()))
+            .args(drive("swap", disks.swap, SWAP_SLOT, ""))
+            .args(drive("parted", disks.parted, PARTED_SLOT, ""))
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", qmp_socket.display()));
         let command = (
@@ -236,6 +299,20 @@ impl Vm {
     }
 }
 
+/// `-drive` and `-device` arguments for a raw virtio disk at `slot` of PCI bus 0;
+/// `options` are more `-drive` options (each starting with a comma).
+fn drive(id: &str, image: &Path, slot: u8, options: &str) -> [String; 4] {
+    [
+        "-drive".into(),
+        format!(
+            "file={},if=none,id={id},format=raw{options}",
+            image.display()
+        ),
+        "-device".into(),
+        format!("virtio-blk-pci,drive={id},addr={slot:#04x}.0"),
+    ]
+}
+
 /// Starts QEMU with its output into `log` (appended to with `append`).
 fn spawn(
     (program, args, lib_path): &(PathBuf, Vec<std::ffi::OsString>, std::ffi::OsString),
@@ -263,5 +340,28 @@ fn spawn(
 impl Drop for Vm {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mbr_has_one_linux_partition() {
+        let m = mbr(16384);
+        assert_eq!(&m[510..], &[0x55, 0xAA]);
+        assert_eq!(m[446 + 4], 0x83);
+        assert_eq!(u32::from_le_bytes(m[454..458].try_into().unwrap()), 2048);
+        assert_eq!(u32::from_le_bytes(m[458..462].try_into().unwrap()), 14336);
+        // The other three entries are empty.
+        assert!(m[462..510].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn drives_at_their_slots() {
+        let d = drive("swap", Path::new("s.img"), SWAP_SLOT, "");
+        assert_eq!(d[1], "file=s.img,if=none,id=swap,format=raw");
+        assert_eq!(d[3], "virtio-blk-pci,drive=swap,addr=0x09.0");
     }
 }

@@ -9,7 +9,7 @@
 //! [`scenarios`]; the guest's `/init` and other files are templates in `tests/vm/`.
 //!
 //! Layout: [`fetch`] (packages → `target/vm-cache/{debs,root}`, kernel, modules),
-//! [`initramfs`] (the guest's root), [`machine`] (QEMU, scratch and swap disks), [`agent`] (the
+//! [`initramfs`] (the guest's root), [`machine`] (QEMU, its disks and NIC), [`agent`] (the
 //! JSON client for the agent and QMP), [`scenarios`] (what is exercised).
 //!
 //! `--libvirt` boots the same guest under libvirt instead and checks the virsh commands
@@ -24,6 +24,7 @@
 mod agent;
 mod domain;
 mod fetch;
+mod guest_user;
 mod initramfs;
 mod libvirt;
 mod libvirt_checks;
@@ -196,12 +197,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     outcome
 }
 
-/// One guest around one agent: its folder, initramfs, scratch and swap disks.
+/// One guest around one agent: its folder, initramfs, scratch, swap and partitioned
+/// disks.
 struct GuestRun {
     work: WorkDir,
     initrd: PathBuf,
     disk: PathBuf,
     swap: PathBuf,
+    parted: PathBuf,
 }
 
 impl GuestRun {
@@ -210,11 +213,13 @@ impl GuestRun {
         let initrd = initramfs::build(guest, agent, work.path())?;
         let disk = machine::make_disk(work.path())?;
         let swap = machine::make_swap(work.path())?;
+        let parted = machine::make_parted_disk(work.path())?;
         Ok(GuestRun {
             work,
             initrd,
             disk,
             swap,
+            parted,
         })
     }
 
@@ -229,8 +234,11 @@ impl GuestRun {
             guest,
             self.work.path(),
             &self.initrd,
-            &self.disk,
-            &self.swap,
+            &machine::Disks {
+                scratch: &self.disk,
+                swap: &self.swap,
+                parted: &self.parted,
+            },
         );
         let mut vm = match booted {
             Ok(vm) => vm,

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use super::agent::{base64_decode, base64_encode, Agent, AgentError, Qmp};
-use super::machine::Vm;
+use super::guest_user::{self, compact, AUTHORIZED_KEYS, SSH_DIR, STAT_EXPECTED, STAT_KEYS, USER};
+use super::machine::{Vm, NIC_MAC, PARTED_SLOT, SCRATCH_SLOT};
 use super::secs;
 
 /// How long one command may take (software emulation is slow).
@@ -55,6 +56,42 @@ pub const SCENARIOS: &[Scenario] = &[
     call("guest-get-host-name", "", check_host_name),
     call("guest-get-vcpus", "", check_vcpus),
     call("guest-get-fsinfo", "", check_fsinfo),
+    custom(
+        "guest-get-disks",
+        &["guest-get-disks", "guest-exec", "guest-exec-status"],
+        get_disks,
+    ),
+    custom(
+        "guest-get-diskstats",
+        &["guest-get-diskstats", "guest-exec", "guest-exec-status"],
+        disk_stats,
+    ),
+    custom(
+        "guest-get-cpustats",
+        &["guest-get-cpustats", "guest-exec", "guest-exec-status"],
+        cpu_stats,
+    ),
+    custom(
+        "guest-get-load",
+        &[
+            "guest-get-load",
+            "guest-file-open",
+            "guest-file-read",
+            "guest-file-close",
+        ],
+        load,
+    ),
+    custom(
+        "guest-network-get-route",
+        &["guest-network-get-route", "guest-exec", "guest-exec-status"],
+        routes,
+    ),
+    custom("guest-ssh-remove-authorized-keys", SSH_COMMANDS, ssh_keys),
+    custom(
+        "guest-ssh-add-authorized-keys through a link",
+        SSH_COMMANDS,
+        ssh_keys_link,
+    ),
     call("guest-fsfreeze-status", "", check_thawed),
     custom(
         "writer blocked while frozen",
@@ -137,6 +174,19 @@ pub const SCENARIOS: &[Scenario] = &[
         reboot,
     ),
     custom("guest-shutdown", &["guest-shutdown"], shutdown),
+];
+
+/// What the ssh-key scenarios use: the three commands, guest-exec for `stat` and to
+/// plant files, guest-file-* to read the key file.
+const SSH_COMMANDS: &[&str] = &[
+    "guest-ssh-get-authorized-keys",
+    "guest-ssh-add-authorized-keys",
+    "guest-ssh-remove-authorized-keys",
+    "guest-exec",
+    "guest-exec-status",
+    "guest-file-open",
+    "guest-file-read",
+    "guest-file-close",
 ];
 
 /// A row calling `execute` (which it requires) with `args` (JSON text, "" for none).
@@ -1283,4 +1333,500 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Outcome {
             ))
         }
     }
+}
+
+// ---- disks, counters, routes, ssh keys ----
+
+/// The entry of a guest-get-disks list named `name`.
+fn disk_named<'v>(disks: &'v [Value], name: &str) -> Result<&'v Value, String> {
+    disks
+        .iter()
+        .find(|d| d.get("name").and_then(Value::as_str) == Some(name))
+        .ok_or_else(|| {
+            let names: Vec<&str> = disks
+                .iter()
+                .filter_map(|d| d.get("name").and_then(Value::as_str))
+                .collect();
+            format!("{name} not listed (listed: {names:?})")
+        })
+}
+
+/// `disk` is a whole virtio disk at `slot` of PCI bus 0, not a partition.
+fn expect_virtio_disk(disk: &Value, slot: u8) -> Result<(), String> {
+    if disk.get("partition").and_then(Value::as_bool) != Some(false) {
+        return Err(format!("not listed as a whole disk: {disk}"));
+    }
+    let address = disk
+        .get("address")
+        .ok_or_else(|| format!("no address: {disk}"))?;
+    if address.get("bus-type").and_then(Value::as_str) != Some("virtio") {
+        return Err(format!("bus type is not virtio: {address}"));
+    }
+    let pci = address
+        .get("pci-controller")
+        .ok_or_else(|| format!("no pci-controller: {address}"))?;
+    let at = |k: &str| pci.get(k).and_then(Value::as_i64);
+    let want = [0, 0, i64::from(slot), 0];
+    let got = [at("domain"), at("bus"), at("slot"), at("function")];
+    if got.iter().zip(want).any(|(g, w)| *g != Some(w)) {
+        return Err(format!(
+            "PCI address {pci}, expected domain 0, bus 0, slot {slot}, function 0 (QEMU's -device addr)"
+        ));
+    }
+    Ok(())
+}
+
+/// The scratch disk (vda) at its PCI slot, whole; the partitioned disk (vdc) at its
+/// slot with its partition vdc1, which the guest kernel found in the MBR written on
+/// the host, listed as a partition depending on vdc.
+fn get_disks(ctx: &mut Ctx<'_>) -> Outcome {
+    let partitions = ctx.sh("cat /proc/partitions")?;
+    let vdc1 = partitions
+        .lines()
+        .find(|l| l.split_whitespace().nth(3) == Some("vdc1"))
+        .ok_or_else(|| format!("the guest kernel shows no vdc1: {}", compact(&partitions)))?;
+    // 1 KiB blocks: the partition runs from sector 2048 to the end of the 8 MiB disk.
+    if vdc1.split_whitespace().nth(2) != Some("7168") {
+        return Err(format!("vdc1 is not 7168 KiB in /proc/partitions: {vdc1}"));
+    }
+    let ret = ctx.call("guest-get-disks", None)?;
+    let disks = ret.as_array().ok_or_else(|| format!("not a list: {ret}"))?;
+    let vda = disk_named(disks, "/dev/vda")?;
+    expect_virtio_disk(vda, SCRATCH_SLOT).map_err(|e| format!("/dev/vda: {e}"))?;
+    if disks.iter().any(|d| {
+        d.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.starts_with("/dev/vda") && n != "/dev/vda")
+    }) {
+        return Err(format!(
+            "a partition of the unpartitioned /dev/vda is listed: {ret}"
+        ));
+    }
+    let vdc = disk_named(disks, "/dev/vdc")?;
+    expect_virtio_disk(vdc, PARTED_SLOT).map_err(|e| format!("/dev/vdc: {e}"))?;
+    let part = disk_named(disks, "/dev/vdc1")?;
+    if part.get("partition").and_then(Value::as_bool) != Some(true) {
+        return Err(format!("/dev/vdc1 is not listed as a partition: {part}"));
+    }
+    if part.get("dependencies") != Some(&json!(["/dev/vdc"])) {
+        return Err(format!(
+            "/dev/vdc1 does not depend on /dev/vdc alone: {part}"
+        ));
+    }
+    Ok(format!(
+        "{} entries; /dev/vda virtio at 0000:00:{SCRATCH_SLOT:02x}.0, whole; /dev/vdc at \
+         0000:00:{PARTED_SLOT:02x}.0 with partition /dev/vdc1 (depends on /dev/vdc)",
+        disks.len()
+    ))
+}
+
+/// The scratch disk's counters from guest-get-diskstats, with its device number.
+fn vda_stats(ctx: &mut Ctx<'_>) -> Result<(String, Value), String> {
+    let ret = ctx.call("guest-get-diskstats", None)?;
+    let vda = ret
+        .as_array()
+        .and_then(|a| {
+            a.iter().find(|d| {
+                d.get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| n.trim_start_matches("/dev/") == "vda")
+            })
+        })
+        .ok_or_else(|| format!("vda not listed: {ret}"))?;
+    let num = |k: &str| vda.get(k).and_then(Value::as_u64);
+    let dev = match (num("major"), num("minor")) {
+        (Some(major), Some(minor)) => format!("{major}:{minor}"),
+        _ => return Err(format!("vda without major and minor: {vda}")),
+    };
+    let stats = vda
+        .get("stats")
+        .cloned()
+        .ok_or_else(|| format!("vda without stats: {vda}"))?;
+    Ok((dev, stats))
+}
+
+/// 1 MiB written (and synced) to the scratch disk: its write counters grow by at
+/// least that much; the device number is the kernel's.
+fn disk_stats(ctx: &mut Ctx<'_>) -> Outcome {
+    let (dev, before) = vda_stats(ctx)?;
+    let sysfs = ctx.sh("cat /sys/block/vda/dev")?;
+    if sysfs.trim() != dev {
+        return Err(format!(
+            "vda is {dev} in guest-get-diskstats, {} in sysfs",
+            sysfs.trim()
+        ));
+    }
+    ctx.sh(
+        "dd if=/dev/zero of=/mnt/scratch/qga-diskstats bs=64k count=16 conv=fsync 2>/dev/null \
+         && sync && rm /mnt/scratch/qga-diskstats",
+    )?;
+    let (_, after) = vda_stats(ctx)?;
+    let delta = |k: &str| -> Result<u64, String> {
+        let get = |v: &Value| v.get(k).and_then(Value::as_u64);
+        match (get(&before), get(&after)) {
+            (Some(b), Some(a)) if a >= b => Ok(a - b),
+            (b, a) => Err(format!("{k} went from {b:?} to {a:?}")),
+        }
+    };
+    let (sectors, ios) = (delta("write-sectors")?, delta("write-ios")?);
+    delta("read-sectors")?;
+    if sectors < 2048 || ios == 0 {
+        return Err(format!(
+            "after 1 MiB written: write-sectors +{sectors}, write-ios +{ios}"
+        ));
+    }
+    Ok(format!(
+        "vda ({dev}): 1 MiB written and synced, write-sectors +{sectors}, write-ios +{ios}"
+    ))
+}
+
+/// The processors of guest-get-cpustats, as (cpu, time not idle, total) in ms.
+fn cpu_times(ctx: &mut Ctx<'_>) -> Result<Vec<(i64, u64, u64)>, String> {
+    let ret = ctx.call("guest-get-cpustats", None)?;
+    let cpus = ret.as_array().ok_or_else(|| format!("not a list: {ret}"))?;
+    let mut out = Vec::new();
+    for c in cpus {
+        if c.get("type").and_then(Value::as_str) != Some("linux") {
+            return Err(format!("not a linux entry: {c}"));
+        }
+        let cpu = c
+            .get("cpu")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| format!("no cpu number: {c}"))?;
+        let n = |k: &str| c.get(k).and_then(Value::as_u64);
+        let mut busy = 0;
+        for k in ["user", "nice", "system"] {
+            busy += n(k).ok_or_else(|| format!("cpu{cpu} has no {k}: {c}"))?;
+        }
+        busy += ["irq", "softirq", "steal"]
+            .iter()
+            .filter_map(|k| n(k))
+            .sum::<u64>();
+        let idle = n("idle").ok_or_else(|| format!("cpu{cpu} has no idle: {c}"))?
+            + n("iowait").unwrap_or(0);
+        out.push((cpu, busy, busy + idle));
+    }
+    Ok(out)
+}
+
+/// A busy loop of 1.5 s (of the guest's clock) between two calls: one entry per vCPU
+/// (cpu0 and cpu1 of -smp 2), and the time not idle grew by at least half the loop.
+fn cpu_stats(ctx: &mut Ctx<'_>) -> Outcome {
+    const LOOP: &str = r#"read s r </proc/uptime; s=${s%.*}${s#*.}
+while read u r </proc/uptime; [ ${u%.*}${u#*.} -lt $((s + 150)) ]; do :; done
+echo $((${u%.*}${u#*.} - s))"#;
+    let before = cpu_times(ctx)?;
+    let ids: Vec<i64> = before.iter().map(|c| c.0).collect();
+    if ids != [0, 1] {
+        return Err(format!("processors {ids:?}, expected [0, 1] (-smp 2)"));
+    }
+    let looped: u64 = ctx
+        .sh(LOOP)?
+        .trim()
+        .parse()
+        .map_err(|e| format!("the busy loop printed no time: {e}"))?;
+    let after = cpu_times(ctx)?;
+    let sum = |v: &[(i64, u64, u64)], f: fn(&(i64, u64, u64)) -> u64| v.iter().map(f).sum::<u64>();
+    let busy = sum(&after, |c| c.1).checked_sub(sum(&before, |c| c.1));
+    let total = sum(&after, |c| c.2).checked_sub(sum(&before, |c| c.2));
+    let (Some(busy), Some(total)) = (busy, total) else {
+        return Err(format!("counters went down: {before:?} -> {after:?}"));
+    };
+    let looped_ms = looped * 10;
+    if busy * 2 < looped_ms {
+        return Err(format!(
+            "a busy loop of {looped_ms} ms: time not idle +{busy} ms (of +{total} ms)"
+        ));
+    }
+    Ok(format!(
+        "cpu0 and cpu1; a busy loop of {looped_ms} ms: time not idle +{busy} ms of +{total} ms"
+    ))
+}
+
+/// The three averages of `/proc/loadavg`.
+fn loadavg(ctx: &mut Ctx<'_>) -> Result<[f64; 3], String> {
+    let text = String::from_utf8_lossy(&ctx.read_file("/proc/loadavg")?).into_owned();
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .take(3)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    v.try_into()
+        .map_err(|_| format!("/proc/loadavg is {text:?}"))
+}
+
+/// The averages are the kernel's: between what /proc/loadavg says just before and
+/// just after.
+fn load(ctx: &mut Ctx<'_>) -> Outcome {
+    let before = loadavg(ctx)?;
+    let ret = ctx.call("guest-get-load", None)?;
+    let after = loadavg(ctx)?;
+    let mut got = [0.0; 3];
+    for (i, k) in ["load1m", "load5m", "load15m"].iter().enumerate() {
+        let v = ret
+            .get(*k)
+            .and_then(Value::as_f64)
+            .ok_or_else(|| format!("no {k}: {ret}"))?;
+        let (lo, hi) = (before[i].min(after[i]), before[i].max(after[i]));
+        if !v.is_finite() || v < 0.0 || v < lo - 0.005 || v > hi + 0.005 {
+            return Err(format!(
+                "{k} is {v}; /proc/loadavg said {} then {}",
+                before[i], after[i]
+            ));
+        }
+        got[i] = v;
+    }
+    Ok(format!(
+        "{:.2} {:.2} {:.2}, as /proc/loadavg says",
+        got[0], got[1], got[2]
+    ))
+}
+
+/// The IPv4 routes of guest-network-get-route on `iface`, as (destination, mask,
+/// gateway).
+fn routes_on(ctx: &mut Ctx<'_>, iface: &str) -> Result<Vec<(String, String, String)>, String> {
+    let ret = ctx.call("guest-network-get-route", None)?;
+    let list = ret.as_array().ok_or_else(|| format!("not a list: {ret}"))?;
+    let text = |r: &Value, k: &str| r.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    Ok(list
+        .iter()
+        .filter(|r| r.get("version").and_then(Value::as_i64) == Some(4))
+        .filter(|r| r.get("iface").and_then(Value::as_str) == Some(iface))
+        .map(|r| (text(r, "destination"), text(r, "mask"), text(r, "gateway")))
+        .collect())
+}
+
+/// eth0 (the udp NIC) without an address has no IPv4 route; with 192.0.2.15/24 (what
+/// /init gives it, configured again here through guest-exec) it has 192.0.2.0/24
+/// directly; a route through a gateway shows the gateway, and is gone once deleted.
+fn routes(ctx: &mut Ctx<'_>) -> Outcome {
+    let mac = ctx.sh("cat /sys/class/net/eth0/address")?;
+    if mac.trim() != NIC_MAC {
+        return Err(format!(
+            "eth0 has MAC {}, not the NIC's {NIC_MAC}",
+            mac.trim()
+        ));
+    }
+    let result = (|| {
+        ctx.sh("ip addr flush dev eth0")?;
+        let bare = routes_on(ctx, "eth0")?;
+        if !bare.is_empty() {
+            return Err(format!("eth0 without an address has routes {bare:?}"));
+        }
+        ctx.sh("ip link set eth0 up && ip addr add 192.0.2.15/24 dev eth0 \
+             && ip route add 198.51.100.0/24 via 192.0.2.1 dev eth0")?;
+        let set = routes_on(ctx, "eth0")?;
+        let want = |d: &str, g: &str| (d.to_string(), "255.255.255.0".to_string(), g.to_string());
+        for route in [
+            want("192.0.2.0", "0.0.0.0"),
+            want("198.51.100.0", "192.0.2.1"),
+        ] {
+            if !set.contains(&route) {
+                return Err(format!(
+                    "with the address and a gateway route: {set:?}, no {route:?}"
+                ));
+            }
+        }
+        ctx.sh("ip route del 198.51.100.0/24")?;
+        let left = routes_on(ctx, "eth0")?;
+        if left != [want("192.0.2.0", "0.0.0.0")] {
+            return Err(format!("after deleting the gateway route: {left:?}"));
+        }
+        Ok(
+            "eth0: no route without an address; 192.0.2.0/24 once 192.0.2.15/24 is set; \
+            198.51.100.0/24 via 192.0.2.1 while it exists"
+                .to_string(),
+        )
+    })();
+    // Leave eth0 as /init configured it.
+    let _ = ctx.sh("ip addr add 192.0.2.15/24 dev eth0 2>/dev/null; true");
+    result
+}
+
+fn ssh_get(ctx: &mut Ctx<'_>) -> Result<Result<Vec<String>, AgentError>, String> {
+    Ok(ctx
+        .try_call(
+            "guest-ssh-get-authorized-keys",
+            Some(json!({"username": USER})),
+        )?
+        .map(|ret| {
+            let mut keys: Vec<String> = ret
+                .get("keys")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            keys.sort();
+            keys
+        }))
+}
+
+fn ssh_add(ctx: &mut Ctx<'_>, keys: &[&str], reset: bool) -> Result<(), String> {
+    ctx.call(
+        "guest-ssh-add-authorized-keys",
+        Some(json!({"username": USER, "keys": keys, "reset": reset})),
+    )
+    .map(drop)
+}
+
+/// What get lists and the key lines of the file are both `want` (in any order).
+fn expect_ssh_keys(ctx: &mut Ctx<'_>, want: &[&str], step: &str) -> Result<(), String> {
+    let mut want: Vec<String> = want.iter().map(|k| k.to_string()).collect();
+    want.sort();
+    let listed = ssh_get(ctx)?.map_err(|e| format!("{step}: get failed: {e}"))?;
+    if listed != want {
+        return Err(format!("{step}: get lists {listed:?}, expected {want:?}"));
+    }
+    let file = String::from_utf8_lossy(&ctx.read_file(AUTHORIZED_KEYS)?).into_owned();
+    let mut lines: Vec<String> = file
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    if lines != want {
+        return Err(format!(
+            "{step}: {AUTHORIZED_KEYS} holds {lines:?}, expected {want:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// `~/.ssh` and the key file are the user's, modes 0700 and 0600.
+fn expect_key_modes(ctx: &mut Ctx<'_>, step: &str) -> Result<(), String> {
+    let modes = compact(&ctx.sh(STAT_KEYS)?);
+    if modes != STAT_EXPECTED {
+        return Err(format!(
+            "{step}: ~/.ssh and authorized_keys are {modes:?}, expected {STAT_EXPECTED:?} \
+             (owner:group mode)"
+        ));
+    }
+    Ok(())
+}
+
+/// For qgatest, from no ~/.ssh: get fails; add two keys one at a time (the agent makes
+/// ~/.ssh 0700 and the file 0600, both the user's); get lists them; add with reset
+/// leaves only the keys given; remove one of two.
+fn ssh_keys(ctx: &mut Ctx<'_>) -> Outcome {
+    let key = |t| guest_user::ssh_key("qga-vm", t);
+    let (a, b, c) = (key(b'a'), key(b'b'), key(b'c'));
+    ctx.sh(&format!("rm -rf {SSH_DIR}"))?;
+    if let Ok(keys) = ssh_get(ctx)? {
+        return Err(format!("get without a key file listed {keys:?}"));
+    }
+    ssh_add(ctx, &[&a], false)?;
+    ssh_add(ctx, &[&b, &a], false)?;
+    expect_ssh_keys(ctx, &[&a, &b], "after adding a, then b and a")?;
+    expect_key_modes(ctx, "after add")?;
+    ctx.report(
+        "guest-ssh-add-authorized-keys",
+        Ok("a, then b and a: both once; ~/.ssh 0700 and the file 0600, the user's".into()),
+    );
+    ctx.report(
+        "guest-ssh-get-authorized-keys",
+        Ok("fails without a file; then lists a and b, as the file holds".into()),
+    );
+    ssh_add(ctx, &[&c], true)?;
+    expect_ssh_keys(ctx, &[&c], "after add c with reset")?;
+    expect_key_modes(ctx, "after reset")?;
+    ctx.report(
+        "guest-ssh-add-authorized-keys reset",
+        Ok("only c left; modes and owner kept".into()),
+    );
+    ssh_add(ctx, &[&a], false)?;
+    ctx.call(
+        "guest-ssh-remove-authorized-keys",
+        Some(json!({"username": USER, "keys": [&c, &b]})),
+    )?;
+    expect_ssh_keys(ctx, &[&a], "after removing c and b (not there) of a and c")?;
+    expect_key_modes(ctx, "after remove")?;
+    Ok("of a and c, c removed (and b, absent, ignored); a stays".into())
+}
+
+/// A link planted at ~/.ssh/authorized_keys, to a root-only file: the agent does not
+/// go through it. Get and add refuse it (reading through it would hand the file's
+/// content to the caller, and add would copy it into a file the user owns); add with
+/// reset replaces the link with a file of its own. The file linked to is never
+/// changed. Every step runs; a failure lists each step that went wrong.
+fn ssh_keys_link(ctx: &mut Ctx<'_>) -> Outcome {
+    const TARGET: &str = "/root/qga-ssh-target";
+    const CONTENT: &str = "owned by root, not a key\n";
+    let a = guest_user::ssh_key("qga-vm", b'l');
+    let plant = format!(
+        "mkdir -p {SSH_DIR} && echo '{}' >{TARGET} && chmod 600 {TARGET} \
+         && rm -f {AUTHORIZED_KEYS} && ln -s {TARGET} {AUTHORIZED_KEYS}",
+        CONTENT.trim_end()
+    );
+    ctx.sh(&plant)?;
+    let mut wrong = Vec::new();
+    let target_unchanged = |ctx: &mut Ctx<'_>, step: &str| -> Result<(), String> {
+        let now = String::from_utf8_lossy(&ctx.read_file(TARGET)?).into_owned();
+        if now != CONTENT {
+            return Err(format!("{step}: the file linked to now holds {now:?}"));
+        }
+        Ok(())
+    };
+    let kind = |ctx: &mut Ctx<'_>| -> Result<String, String> {
+        Ok(ctx
+            .sh(&format!("stat -c %F {AUTHORIZED_KEYS}"))?
+            .trim()
+            .to_string())
+    };
+
+    match ssh_get(ctx)? {
+        Ok(keys) => wrong.push(format!("get read through the link: {keys:?}")),
+        Err(e) if e.desc.contains("symbolic link") => {}
+        Err(e) => wrong.push(format!("get refused, but with {e}")),
+    }
+    let added = ctx.try_call(
+        "guest-ssh-add-authorized-keys",
+        Some(json!({"username": USER, "keys": [&a]})),
+    )?;
+    if let Err(e) = target_unchanged(ctx, "add") {
+        wrong.push(e);
+    }
+    match (added, kind(ctx)?.as_str()) {
+        (Err(_), "symbolic link") => {}
+        (Err(e), other) => wrong.push(format!("add refused ({e}) but left a {other}")),
+        (Ok(_), other) => {
+            let file = String::from_utf8_lossy(&ctx.read_file(AUTHORIZED_KEYS)?).into_owned();
+            wrong.push(format!(
+                "add went ahead: authorized_keys is now a {other} holding {:?}",
+                compact(&file)
+            ));
+            // Plant the link again for the reset step.
+            ctx.sh(&plant)?;
+        }
+    }
+    if let Err(e) = ssh_add(ctx, &[&a], true) {
+        wrong.push(format!("add with reset: {e}"));
+    }
+    if let Err(e) = target_unchanged(ctx, "add with reset") {
+        wrong.push(e);
+    }
+    let now = kind(ctx)?;
+    if now != "regular file" {
+        wrong.push(format!("after add with reset, authorized_keys is a {now}"));
+    } else {
+        let step = "after add with reset over the link";
+        if let Err(e) = expect_ssh_keys(ctx, &[&a], step) {
+            wrong.push(e);
+        }
+        if let Err(e) = expect_key_modes(ctx, step) {
+            wrong.push(e);
+        }
+    }
+    let _ = ctx.sh(&format!("rm -f {TARGET}"));
+    if !wrong.is_empty() {
+        return Err(wrong.join("; "));
+    }
+    Ok(
+        "get and add refuse the link (ELOOP); add with reset replaces it with the user's \
+        0600 file; the file linked to is unchanged"
+            .into(),
+    )
 }
