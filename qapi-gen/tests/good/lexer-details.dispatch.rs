@@ -3,6 +3,7 @@
 /// What an agent implements: a method per command of the schema, called with
 /// the command's parsed arguments.
 pub trait Handler {}
+
 /// Every command, in schema order, with whether it answers on success.
 pub const COMMANDS: &[crate::CommandInfo] = &[];
 

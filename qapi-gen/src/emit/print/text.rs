@@ -410,6 +410,18 @@ impl Text<'_, '_> {
                         self.out.truncate(start);
                         self.chain(i, e, tail);
                     }
+                    // A call too long for its line: each argument on a line further
+                    // in (the dispatch arm of a command with a long name).
+                    Expr::Call(callee, args) if lead.is_empty() && !args.is_empty() => {
+                        self.out.truncate(flat_start);
+                        self.flat(callee);
+                        self.push("(");
+                        self.end(start);
+                        for arg in args {
+                            self.expr(i + 4, &[], arg, ",");
+                        }
+                        self.line(i, &[")", tail]);
+                    }
                     // A layout this printer does not know.
                     _ => {
                         self.ok = false;
