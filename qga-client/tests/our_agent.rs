@@ -117,7 +117,7 @@ fn typed_calls_and_the_blocking_helpers() {
     let agent = start();
     let mut client = Client::connect(&Address::Unix(agent.socket.clone()), options()).unwrap();
     let info = client.call::<GuestInfo>(&Empty {}).unwrap();
-    assert_eq!(info.supported_commands.len(), 35);
+    assert_eq!(info.supported_commands.len(), 43);
     assert!(!client.supports("guest-shutdown").unwrap());
     assert!(client.supports("guest-file-read").unwrap());
     assert!(!client
