@@ -1,5 +1,7 @@
 //! `qapi-gen SCHEMA -o DIR`: checks a QAPI schema and writes the generated Rust
-//! (`types.rs`, `dispatch.rs`) and the reference manual (`reference.md`) into DIR.
+//! (`types.rs`, `dispatch.rs`) and the reference manual (`reference.md`) into DIR,
+//! through the library's front door ([`qapi_gen::load`], [`qapi_gen::generate`]),
+//! as `cargo xtask regen` does.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,12 +40,10 @@ fn main() -> ExitCode {
     let out = out.unwrap_or_else(|| PathBuf::from("."));
     let options = qapi_gen::emit::Options {
         generator: "qapi-gen".into(),
-        source: schema
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        source: qapi_gen::source_name(&schema),
         ..Default::default()
     };
-    for (name, text) in qapi_gen::emit::generate_all(&model, &options) {
+    for (name, text) in qapi_gen::generate(&model, &options) {
         let path = out.join(name);
         if let Err(e) = std::fs::create_dir_all(&out).and_then(|()| std::fs::write(&path, text)) {
             eprintln!("qapi-gen: {}: {e}", path.display());

@@ -335,11 +335,12 @@ pub struct Union {
     pub branches: Vec<Branch>,
 }
 
-/// A branch of a union: a discriminator value and the struct holding its extra members.
+/// A branch of a union: a discriminator value and the type holding its extra members.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Branch {
     pub value: String,
-    /// A struct type name.
+    /// The branch's type: a struct, or a union (whose own discriminator and
+    /// branches then come with the outer union's members).
     pub ty: String,
     pub cond: Option<Cond>,
 }

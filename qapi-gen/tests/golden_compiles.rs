@@ -48,6 +48,7 @@ fixtures! {
     deprecated: "good/deprecated.types.rs",
     doc_control_chars: "good/doc-control-chars.types.rs",
     doc_free_form: "good/doc-free-form.types.rs",
+    doc_layout: "good/doc-layout.types.rs",
     doc_markup: "good/doc-markup.types.rs",
     doc_sections: "good/doc-sections.types.rs",
     enum_basic: "good/enum-basic.types.rs",
@@ -63,6 +64,7 @@ fixtures! {
     if_string: "good/if-string.types.rs",
     include: "good/include.types.rs",
     keywords: "good/keywords.types.rs",
+    lexer_details: "good/lexer-details.types.rs",
     member_names: "good/member-names.types.rs",
     name_clash_serde: "good/name-clash-serde.types.rs",
     name_clash_std: "good/name-clash-std.types.rs",
@@ -78,6 +80,7 @@ fixtures! {
     union_inline_base: "good/union-inline-base.types.rs",
     union_named_base: "good/union-named-base.types.rs",
     union_partial_branches: "good/union-partial-branches.types.rs",
+    union_branch_union: "good/union-branch-union.types.rs",
 }
 
 /// Reads `json` as a `T`, checks that it writes back the same JSON, returns it.
@@ -192,8 +195,8 @@ fn conditional_values_compile_out() {
     refused::<union_if::Storage>(json!({ "backend": "aio", "depth": 1 }));
     round_trip::<union_if::Storage>(json!({ "backend": "file", "path": "/p" }));
     round_trip::<if_members::Stats>(json!({ "total": 1 }));
-    round_trip::<if_members::commands::GetStatsArguments>(json!({ "verbose": true }));
-    refused::<if_members::commands::GetStatsArguments>(json!({ "verbose": true, "filter": "f" }));
+    round_trip::<if_members::GetStatsArgs>(json!({ "verbose": true }));
+    refused::<if_members::GetStatsArgs>(json!({ "verbose": true, "filter": "f" }));
     round_trip::<alternate_if::Target>(json!("/dev/null"));
     refused::<alternate_if::Target>(json!({ "fd": 1 }));
 }
@@ -228,6 +231,14 @@ fn unions_are_flat_on_the_wire() {
     let stdio: Endpoint = round_trip(json!({ "transport": "stdio" }));
     assert_eq!(stdio.transport, EndpointBranch::Stdio);
     round_trip::<Endpoint>(json!({ "transport": "tcp", "host": "h", "port": 22 }));
+    // A branch that is a union itself: its discriminator and members are flat too.
+    use union_branch_union::Figure;
+    round_trip::<Figure>(
+        json!({ "shape": "round", "name": "r", "roundness": "circle", "radius": 1.0 }),
+    );
+    round_trip::<Figure>(json!({ "shape": "square", "name": "s", "side": 2.0 }));
+    refused::<Figure>(json!({ "shape": "round", "name": "r", "radius": 1.0 }));
+
     // A branch's struct refuses members it does not have when it is an argument type.
     round_trip::<command_boxed::Choice>(json!({ "kind": "x", "x": 1 }));
     refused::<command_boxed::Choice>(json!({ "kind": "x", "x": 1, "y": 2 }));

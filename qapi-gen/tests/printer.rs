@@ -173,7 +173,7 @@ fn growing(n: usize) -> String {
     .unwrap();
     writeln!(
         w,
-        "{{ 'command': 'named-{x}', 'data': 'Base{x}', 'returns': 'Alt{x}', \
+        "{{ 'command': 'named-{x}', 'boxed': true, 'data': 'Base{x}', 'returns': 'Alt{x}', \
          'if': {{ 'any': [ 'CONFIG_{upper}', 'CONFIG_LINUX' ] }} }}"
     )
     .unwrap();
@@ -185,7 +185,11 @@ fn growing(n: usize) -> String {
         "{{ 'event': 'EVENT_{upper}', 'data': {{ 'what-{x}': 'Kind{x}', '*more': 'int' }} }}"
     )
     .unwrap();
-    writeln!(w, "{{ 'event': 'NAMED_{upper}', 'data': 'Base{x}' }}").unwrap();
+    writeln!(
+        w,
+        "{{ 'event': 'NAMED_{upper}', 'boxed': true, 'data': 'Base{x}' }}"
+    )
+    .unwrap();
     s
 }
 

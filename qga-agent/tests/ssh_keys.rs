@@ -137,8 +137,31 @@ fn remove_keeps_every_other_line() {
 }
 
 #[test]
+fn an_empty_key_as_virsh_sends_it_is_ignored() {
+    // `virsh set-user-sshkeys --file` splits the file on newlines, so a file that
+    // ends with one gives a last key that is empty.
+    let (_dir, a) = home();
+    ssh_keys::add_keys_for(&a, &keys(&["algo a x", ""]), false).unwrap();
+    assert_eq!(file(&a), "algo a x\n", "no blank line is written for it");
+    fs::write(
+        a.home.join(".ssh/authorized_keys"),
+        "algo a x\n\nalgo b y\n",
+    )
+    .unwrap();
+    ssh_keys::remove_keys_for(&a, &keys(&["algo b y", ""])).unwrap();
+    assert_eq!(file(&a), "algo a x\n\n", "the file's own blank lines stay");
+    // And it passes the check that comes before the account is looked up.
+    assert_eq!(
+        ssh_keys::add_authorized_keys("no-such-user-qga-test", &keys(&[""]), false)
+            .unwrap_err()
+            .0,
+        "failed to lookup user 'no-such-user-qga-test': no such user"
+    );
+}
+
+#[test]
 fn keys_are_checked_before_anything_else() {
-    for bad in ["# comment", "not a valid\nkey", ""] {
+    for bad in ["# comment", "not a valid\nkey"] {
         for result in [
             ssh_keys::add_authorized_keys("no-such-user-qga-test", &keys(&["ok", bad]), false),
             ssh_keys::remove_authorized_keys("no-such-user-qga-test", &keys(&[bad])),

@@ -7,6 +7,10 @@
 //! timeout or garbled response, they send `0xFF` and `guest-sync-delimited` with a
 //! random id and throw away everything up to the matching answer.
 //!
+//! Both are thin loops over one core without I/O: the connection's state (the framing
+//! of the agent's output, the handshake, the responses owed, what each failure means)
+//! and the operations, calls and helpers alike, written once as steps.
+//!
 //! Calls are typed by the command descriptors of [`qga_types::commands`] (any
 //! [`qga_types::Command`]): `client.call::<GuestGetHostName>(&Empty {})`; raw JSON calls
 //! ([`Client::call_raw`]) reach any command. Errors are values ([`Error`]) that tell a
@@ -23,12 +27,14 @@
 mod address;
 mod async_client;
 mod client;
+mod connection;
 mod error;
 mod framing;
+mod handshake;
 mod helpers;
 mod message;
+mod operation;
 mod options;
-mod sync;
 mod transport;
 mod vsock;
 

@@ -4,16 +4,17 @@
 //! or `{"error": {"class": ..., "desc": ...}}`, possibly with other members (`id`).
 //! [`parse_reply`] reads a reply in one pass, deserialising the `return` value straight
 //! into the caller's type, which may borrow from the input (a file chunk's base64 text
-//! is then never copied).
+//! is then never copied). [`encode`] and [`decode`] take the name and the types from a
+//! command's descriptor ([`qga_types::Command`]).
 
 use std::fmt;
 use std::marker::PhantomData;
 
+use qga_types::Command;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::framing::SENTINEL;
 
 /// A request object.
 #[derive(Serialize)]
@@ -42,17 +43,13 @@ pub(crate) fn encode_request<A: Serialize + ?Sized>(
     })
 }
 
-/// Appends a `0xFF` (which makes the agent drop any partial input) and a
-/// `guest-sync-delimited` request with `id` to `out`.
-pub(crate) fn encode_sync(out: &mut Vec<u8>, id: i64) {
-    #[derive(Serialize)]
-    struct SyncArguments {
-        id: i64,
-    }
-    out.push(SENTINEL);
-    // Cannot fail: the value is a string and an integer.
-    encode_request(out, "guest-sync-delimited", Some(&SyncArguments { id }))
-        .expect("a sync request encodes");
+/// Appends the request for the command `C` to `out`; `None` sends no `arguments`
+/// member at all.
+pub(crate) fn encode<C: Command>(
+    out: &mut Vec<u8>,
+    arguments: Option<&C::Arguments>,
+) -> Result<(), Error> {
+    encode_request(out, C::NAME, arguments)
 }
 
 /// The `error` member of a reply.
@@ -97,6 +94,11 @@ pub(crate) fn decode_reply<'de, R: Deserialize<'de>>(
             "bad JSON in the reply to {command}: {e}"
         ))),
     }
+}
+
+/// Parses the reply to the command `C` into its return type; see [`decode_reply`].
+pub(crate) fn decode<C: Command>(bytes: &[u8]) -> Result<C::Returns, Error> {
+    decode_reply::<C::Returns>(C::NAME, bytes)
 }
 
 impl<'de, R: Deserialize<'de>> Deserialize<'de> for Reply<R> {
@@ -216,8 +218,9 @@ impl<'de> Deserialize<'de> for MaybeInt {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_reply, encode_request, encode_sync, parse_reply, MaybeInt, Reply};
+    use super::{decode, decode_reply, encode, encode_request, parse_reply, MaybeInt, Reply};
     use crate::error::Error;
+    use qga_types::commands::{GuestFileClose, GuestFileCloseArguments, GuestFsfreezeThaw};
     use serde::Deserialize;
     use std::borrow::Cow;
 
@@ -238,11 +241,14 @@ mod tests {
             br#"{"execute":"guest-file-open","arguments":{"path":"/x"}}"#
         );
         out.clear();
-        encode_sync(&mut out, 5);
+        encode::<GuestFileClose>(&mut out, Some(&GuestFileCloseArguments { handle: 3 })).unwrap();
         assert_eq!(
             out,
-            b"\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":5}}"
+            br#"{"execute":"guest-file-close","arguments":{"handle":3}}"#
         );
+        out.clear();
+        encode::<GuestFsfreezeThaw>(&mut out, None).unwrap();
+        assert_eq!(out, br#"{"execute":"guest-fsfreeze-thaw"}"#);
     }
 
     #[test]
@@ -295,6 +301,7 @@ mod tests {
             decode_reply::<i64>("x", br#"{"return": 1,,}"#),
             Err(Error::Protocol(_))
         ));
+        assert_eq!(decode::<GuestFsfreezeThaw>(br#"{"return": 2}"#).unwrap(), 2);
         assert!(matches!(
             decode_reply::<i64>("guest-x", br#"{"error": {"class": "CommandNotFound", "desc": "The command guest-x has not been found"}}"#),
             Err(Error::CommandNotFound { .. })

@@ -527,3 +527,247 @@ fn file_verbs_send_typed_requests() {
         ]
     );
 }
+
+/// The requests `a` has received since the `skip` first, as "command arguments".
+fn sent_since(a: &Agent, skip: usize) -> Vec<String> {
+    a.guest.lock().unwrap().requests[skip..]
+        .iter()
+        .map(|(name, arguments)| format!("{name} {arguments}"))
+        .collect()
+}
+
+#[test]
+fn disk_cpu_load_and_route_verbs() {
+    let a = agent();
+    let s = [a.socket.as_path()];
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "disks",
+            "guest-get-disks",
+            "/dev/vda disk virtio at pci 0000:00:04.0 serial SN1\n\
+             /dev/vda1 partition on /dev/vda\n\
+             /dev/dm-0 (vg0-root) disk on /dev/vda1, /dev/vdb\n\
+             /dev/nvme0n1 disk nvme; nvme: 3% of life used, 37 °C, no critical warning\n",
+        ),
+        (
+            "diskstats",
+            "guest-get-diskstats",
+            "vda (254:0): read 1.0 MiB in 10 ios, written 2.0 GiB in 20 ios, \
+             discarded 0 bytes in 0 ios, 5 flushes, 1 in flight\n\
+             vdb (254:16): read 512 bytes in 1 ios, 0 write ios\n",
+        ),
+        (
+            "cpustats",
+            "guest-get-cpustats",
+            "cpu 0 (10.0 s): user 60.0%, nice 1.0%, system 10.0%, idle 25.0%, iowait 2.0%, \
+             irq 0.0%, softirq 1.0%, steal 1.0%, guest 0.0%, guestnice 0.0%\n\
+             cpu 1 (1.0 s): user 30.0%, nice 0.0%, system 10.0%, idle 60.0%\n",
+        ),
+        ("load", "guest-get-load", "load average: 0.50, 1.25, 2.00\n"),
+        (
+            "routes",
+            "guest-network-get-route",
+            "default via 192.0.2.1 dev eth0\n192.0.2.0/24 dev eth0 metric 100\n\
+             fd00::/64 dev eth0 metric 256\n",
+        ),
+    ];
+    for (verb, command, expected) in cases {
+        let before = a.guest.lock().unwrap().requests.len();
+        assert_eq!(assert_ok(&qga(&s, &[verb])), *expected, "qga {verb}");
+        // --json prints the reply as the agent sent it.
+        let json = assert_ok(&qga(&s, &["--json", verb]));
+        assert!(json.ends_with('\n') && json.lines().count() == 1, "{json}");
+        let raw = assert_ok(&qga(&s, &["--json", "raw", command]));
+        assert_eq!(json, raw, "qga --json {verb}");
+        assert_eq!(
+            sent_since(&a, before),
+            vec![format!("{command} {{}}"); 3],
+            "qga {verb}"
+        );
+    }
+    assert_eq!(
+        assert_ok(&qga(&s, &["--json", "load"])),
+        "{\"load15m\":2.0,\"load1m\":0.5,\"load5m\":1.25}\n"
+    );
+}
+
+#[test]
+fn ssh_keys_from_arguments_a_file_and_stdin() {
+    let a = agent();
+    a.guest
+        .lock()
+        .unwrap()
+        .ssh_keys
+        .insert("bob".into(), vec!["ssh-ed25519 AAAA old".into()]);
+    let s = [a.socket.as_path()];
+    let keys = || a.guest.lock().unwrap().ssh_keys["bob"].clone();
+
+    assert_eq!(
+        assert_ok(&qga(&s, &["ssh-keys", "get", "bob"])),
+        "ssh-ed25519 AAAA old\n"
+    );
+    assert_eq!(
+        assert_ok(&qga(&s, &["--json", "ssh-keys", "get", "bob"])),
+        "{\"keys\":[\"ssh-ed25519 AAAA old\"]}\n"
+    );
+
+    // From the arguments.
+    assert_eq!(
+        assert_ok(&qga(
+            &s,
+            &[
+                "ssh-keys",
+                "add",
+                "bob",
+                "ssh-rsa BBBB two",
+                " ssh-ed25519 CCCC three "
+            ]
+        )),
+        ""
+    );
+    assert_eq!(
+        keys(),
+        [
+            "ssh-ed25519 AAAA old",
+            "ssh-rsa BBBB two",
+            "ssh-ed25519 CCCC three"
+        ]
+    );
+    // From a file: comments and blank lines skipped.
+    let file = a.dir.path().join("keys.pub");
+    std::fs::write(
+        &file,
+        "# mine\n\nssh-ed25519 DDDD four\r\n  # old\nssh-rsa BBBB two\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    assert_ok(&qga(&s, &["ssh-keys", "add", "bob", "--file", path]));
+    assert_eq!(keys().len(), 4);
+    // From standard input: with no key given, with `-`, and with `--file -`.
+    assert_eq!(
+        assert_ok(&qga_with_stdin(
+            &s,
+            &["ssh-keys", "remove", "bob"],
+            b"ssh-rsa BBBB two\n\n"
+        )),
+        ""
+    );
+    assert_ok(&qga_with_stdin(
+        &s,
+        &["ssh-keys", "remove", "bob", "-"],
+        b"ssh-ed25519 DDDD four",
+    ));
+    assert_eq!(keys(), ["ssh-ed25519 AAAA old", "ssh-ed25519 CCCC three"]);
+    assert_eq!(
+        assert_ok(&qga_with_stdin(
+            &s,
+            &["--json", "ssh-keys", "add", "bob", "--reset", "--file", "-"],
+            b"ssh-ed25519 EEEE five\n",
+        )),
+        "{}\n"
+    );
+    assert_eq!(keys(), ["ssh-ed25519 EEEE five"]);
+
+    assert_eq!(
+        sent_since(&a, 0),
+        [
+            r#"guest-ssh-get-authorized-keys {"username":"bob"}"#,
+            r#"guest-ssh-get-authorized-keys {"username":"bob"}"#,
+            r#"guest-ssh-add-authorized-keys {"keys":["ssh-rsa BBBB two","ssh-ed25519 CCCC three"],"username":"bob"}"#,
+            r#"guest-ssh-add-authorized-keys {"keys":["ssh-ed25519 DDDD four","ssh-rsa BBBB two"],"username":"bob"}"#,
+            r#"guest-ssh-remove-authorized-keys {"keys":["ssh-rsa BBBB two"],"username":"bob"}"#,
+            r#"guest-ssh-remove-authorized-keys {"keys":["ssh-ed25519 DDDD four"],"username":"bob"}"#,
+            r#"guest-ssh-add-authorized-keys {"keys":["ssh-ed25519 EEEE five"],"reset":true,"username":"bob"}"#,
+        ]
+    );
+
+    // Standard input is read once for several agents.
+    let b = agent_named("b.sock");
+    b.guest
+        .lock()
+        .unwrap()
+        .ssh_keys
+        .insert("bob".into(), Vec::new());
+    assert_ok(&qga_with_stdin(
+        &[&a.socket, &b.socket],
+        &["ssh-keys", "add", "bob"],
+        b"ssh-ed25519 FFFF six\n",
+    ));
+    assert_eq!(
+        b.guest.lock().unwrap().ssh_keys["bob"],
+        ["ssh-ed25519 FFFF six"]
+    );
+    assert_eq!(keys(), ["ssh-ed25519 EEEE five", "ssh-ed25519 FFFF six"]);
+}
+
+#[test]
+fn bad_ssh_key_lists_are_refused_before_anything_is_sent() {
+    let a = agent();
+    a.guest
+        .lock()
+        .unwrap()
+        .ssh_keys
+        .insert("bob".into(), vec!["k".into()]);
+    let s = [a.socket.as_path()];
+    let empty = a.dir.path().join("empty.pub");
+    std::fs::write(&empty, "# nothing but a comment\n\n").unwrap();
+    let empty = empty.to_str().unwrap();
+    let missing = a.dir.path().join("missing.pub");
+    let missing = missing.to_str().unwrap();
+    let cases: &[(&[&str], &[u8], i32, &str)] = &[
+        (&["ssh-keys", "add", "bob"], b"", 2, "no keys given"),
+        (
+            &["ssh-keys", "add", "bob", "--reset"],
+            b"\n# x\n",
+            2,
+            "no keys given",
+        ),
+        (
+            &["ssh-keys", "remove", "bob", "--file", empty],
+            b"k",
+            2,
+            "no keys given",
+        ),
+        (&["ssh-keys", "add", "bob", ""], b"", 2, "is empty"),
+        (&["ssh-keys", "add", "bob", "#k"], b"", 2, "comment"),
+        (
+            &["ssh-keys", "add", "bob", "a\nb"],
+            b"",
+            2,
+            "more than one line",
+        ),
+        (
+            &["ssh-keys", "add", "bob", "-", "--file", "-"],
+            b"k",
+            2,
+            "twice",
+        ),
+        (
+            &["ssh-keys", "add", "bob", "--file", missing],
+            b"",
+            1,
+            "missing.pub",
+        ),
+        (&["ssh-keys", "add", "bob", "-"], b"\xff\n", 1, "not UTF-8"),
+    ];
+    for (args, stdin, status, why) in cases {
+        let output = qga_with_stdin(&s, args, stdin);
+        assert_eq!(output.status.code(), Some(*status), "qga {args:?}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.starts_with("qga: ") && stderr.contains(why),
+            "qga {args:?}: {stderr}"
+        );
+        assert_eq!(output.stdout, b"", "qga {args:?}");
+    }
+    assert_eq!(sent_since(&a, 0), Vec::<String>::new());
+    assert_eq!(a.guest.lock().unwrap().ssh_keys["bob"], ["k"]);
+
+    // The agent's refusal: its message, status 1.
+    let output = qga(&s, &["ssh-keys", "get", "nobody"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        text(&output.stderr),
+        "qga: guest-ssh-get-authorized-keys: failed to lookup user 'nobody': no such user\n"
+    );
+}

@@ -20,7 +20,8 @@ use qga_types::Empty;
 const BLOCKED: &str =
     "guest-fsfreeze-freeze,guest-fsfreeze-freeze-list,guest-fsfreeze-thaw,guest-fstrim,\
 guest-shutdown,guest-suspend-disk,guest-suspend-ram,guest-suspend-hybrid,guest-set-time,\
-guest-set-user-password,guest-set-vcpus,guest-set-memory-blocks";
+guest-set-user-password,guest-set-vcpus,guest-set-memory-blocks,guest-ssh-add-authorized-keys,\
+guest-ssh-remove-authorized-keys";
 
 /// The directory cargo puts this profile's binaries in.
 fn bin_dir() -> PathBuf {
@@ -118,6 +119,17 @@ fn typed_calls_and_the_blocking_helpers() {
     let mut client = Client::connect(&Address::Unix(agent.socket.clone()), options()).unwrap();
     let info = client.call::<GuestInfo>(&Empty {}).unwrap();
     assert_eq!(info.supported_commands.len(), 43);
+    for command in [
+        "guest-get-disks",
+        "guest-get-diskstats",
+        "guest-get-cpustats",
+        "guest-get-load",
+        "guest-network-get-route",
+        "guest-ssh-get-authorized-keys",
+    ] {
+        assert!(client.supports(command).unwrap(), "{command}");
+    }
+    assert!(!client.supports("guest-ssh-add-authorized-keys").unwrap());
     assert!(!client.supports("guest-shutdown").unwrap());
     assert!(client.supports("guest-file-read").unwrap());
     assert!(!client
@@ -311,4 +323,41 @@ fn the_qga_command() {
     let output = qga(&["--json", "fsfreeze", "status"]);
     assert!(output.status.success());
     assert_eq!(output.stdout, b"\"thawed\"\n");
+
+    // The read-only queries of this machine: one readable line per item of the reply.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = qga(args);
+        assert!(output.status.success(), "qga {args:?}: {output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    for (verb, command) in [
+        ("disks", "guest-get-disks"),
+        ("diskstats", "guest-get-diskstats"),
+        ("cpustats", "guest-get-cpustats"),
+        ("routes", "guest-network-get-route"),
+    ] {
+        let reply = json(&["--json", verb]);
+        let items = reply
+            .as_array()
+            .unwrap_or_else(|| panic!("{verb}: {reply}"));
+        let output = qga(&[verb]);
+        assert!(output.status.success(), "qga {verb}: {output:?}");
+        let text = String::from_utf8(output.stdout).unwrap();
+        assert_eq!(text.lines().count(), items.len(), "qga {verb}: {text}");
+        if verb == "disks" || verb == "routes" {
+            // Stable between calls: --json is the agent's reply as it is.
+            assert_eq!(reply, json(&["--json", "raw", command]), "qga {verb}");
+        }
+    }
+    assert!(!json(&["--json", "cpustats"]).as_array().unwrap().is_empty());
+    let load = json(&["--json", "load"]);
+    assert!(load["load1m"].as_f64().is_some(), "{load}");
+    let output = qga(&["load"]);
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("load average: "), "{text}");
+
+    // Blocked here, so that no test can touch this machine's keys.
+    let output = qga(&["ssh-keys", "add", "nobody", "ssh-ed25519 AAAA x"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("guest-ssh-add-authorized-keys"));
 }

@@ -4,8 +4,8 @@
 /// the command's parsed arguments.
 pub trait Handler {
     /// Check that the channel is in sync, marking the reply with a sentinel
-    /// byte.  The agent echoes `id` back, and writes the byte 0xFF just before
-    /// the response.
+    /// byte.  The agent echoes `id` back, and writes the byte 0xFF just
+    /// before the response.
     ///
     /// A client sends this when it connects, and again after any timeout
     /// (including a timeout waiting for the answer to this very command),
@@ -16,9 +16,9 @@ pub trait Handler {
     /// partial response cannot spoil the next one; a client may also skip
     /// everything it receives up to that byte.
     ///
-    /// In the other direction, the client should send a 0xFF byte before the
-    /// request itself: the agent then drops whatever partial JSON an earlier
-    /// client left behind.
+    /// In the other direction, the client should send a 0xFF byte before
+    /// the request itself: the agent then drops whatever partial JSON an
+    /// earlier client left behind.
     ///
     /// Returns: `id`, unchanged
     ///
@@ -30,14 +30,15 @@ pub trait Handler {
 
     /// Check that the channel is in sync.  The agent echoes `id` back.
     ///
-    /// The client discards every response until the one that carries its own
-    /// `id`, which tells it that nothing stale is left in the channel.  It is
-    /// up to the client to cope with stale responses, whole or partial, on
-    /// the way there; a client that feeds the stream to its JSON parser byte
-    /// by byte may not manage to, and should use `guest-sync-delimited`
-    /// instead.  A client that reads one line at a time and parses each line
-    /// separately does well enough with this command, but must expect some
-    /// lines to fail to parse while the channel is dirty.
+    /// The client discards every response until the one that carries its
+    /// own `id`, which tells it that nothing stale is left in the channel.
+    /// It is up to the client to cope with stale responses, whole or
+    /// partial, on the way there; a client that feeds the stream to its
+    /// JSON parser byte by byte may not manage to, and should use
+    /// `guest-sync-delimited` instead.  A client that reads one line at a
+    /// time and parses each line separately does well enough with this
+    /// command, but must expect some lines to fail to parse while the
+    /// channel is dirty.
     ///
     /// Such a client should also send a 0xFF byte before the request, so
     /// that the agent drops whatever partial JSON an earlier session left
@@ -51,8 +52,8 @@ pub trait Handler {
         arguments: qga_types::commands::GuestSyncArguments,
     ) -> Result<i64, crate::Error>;
 
-    /// Check that the agent is alive and answering.  Any response other than
-    /// an error means it is.
+    /// Check that the agent is alive and answering.  Any response other
+    /// than an error means it is.
     ///
     /// Since: 0.15.0
     fn guest_ping(&mut self) -> Result<(), crate::Error>;
@@ -71,8 +72,6 @@ pub trait Handler {
     /// restored from it, its clock lags behind by the length of the gap,
     /// which may be more than NTP is willing to correct.  This command puts
     /// the clock right at once.
-    ///
-    /// Returns: nothing
     ///
     /// Since: 1.5
     fn guest_set_time(
@@ -117,8 +116,6 @@ pub trait Handler {
 
     /// Close a file opened with `guest-file-open`; its handle becomes
     /// invalid.
-    ///
-    /// Returns: nothing
     ///
     /// Since: 0.15.0
     fn guest_file_close(
@@ -170,8 +167,6 @@ pub trait Handler {
     /// Push the data buffered by the agent for a file opened with
     /// `guest-file-open` down to the guest's kernel.
     ///
-    /// Returns: nothing
-    ///
     /// Since: 0.15.0
     fn guest_file_flush(
         &mut self,
@@ -195,8 +190,8 @@ pub trait Handler {
     /// Thaw them afterwards with `guest-fsfreeze-thaw`.  While they are
     /// frozen the agent refuses most commands.
     ///
-    /// If the command fails, every filesystem it froze is thawed again.
-    /// If it froze nothing, the status stays "thawed" and no thaw is needed.
+    /// If the command fails, every filesystem it froze is thawed again.  If
+    /// it froze nothing, the status stays "thawed" and no thaw is needed.
     ///
     /// Returns: how many filesystems are now frozen
     ///
@@ -258,13 +253,13 @@ pub trait Handler {
     /// Since: 1.1
     fn guest_suspend_disk(&mut self) -> Result<(), crate::Error>;
 
-    /// Suspend the guest to RAM (sleep).  The agent tries, in turn, systemd's
-    /// suspend, pm-utils' pm-suspend, and writing to the kernel's power
-    /// interface in sysfs.
+    /// Suspend the guest to RAM (sleep).  The agent tries, in turn,
+    /// systemd's suspend, pm-utils' pm-suspend, and writing to the kernel's
+    /// power interface in sysfs.
     ///
     /// Only use this when QEMU can wake the guest up again (QMP's
-    /// query-current-machine reports wakeup-suspend-support true); otherwise
-    /// the guest stays asleep until it is powered off and on.
+    /// query-current-machine reports wakeup-suspend-support true);
+    /// otherwise the guest stays asleep until it is powered off and on.
     ///
     /// No response is sent when the command succeeds.  Success shows as
     /// QEMU's SUSPEND event, or as the status "suspended" in QMP's
@@ -297,8 +292,8 @@ pub trait Handler {
     /// Since: 1.1
     fn guest_suspend_hybrid(&mut self) -> Result<(), crate::Error>;
 
-    /// List the guest's network interfaces with their hardware addresses, IP
-    /// addresses and prefixes.
+    /// List the guest's network interfaces with their hardware addresses,
+    /// IP addresses and prefixes.
     ///
     /// Returns: one `GuestNetworkInterface` per interface
     ///
@@ -324,9 +319,10 @@ pub trait Handler {
     ///
     /// - 0 when `vcpus` is empty; nothing changed.
     /// - An error when the first entry fails; nothing changed.
-    /// - A number below the length of `vcpus` when some entries were
-    ///   applied and then one failed; those entries took effect.
-    ///   Sending the rest of the list again shows the error.
+    /// - A number below the length of `vcpus` when some entries
+    ///   were applied and then one failed; those entries took
+    ///   effect.  Sending the rest of the list again shows the
+    ///   error.
     /// - The length of `vcpus` when every entry was applied.
     ///
     /// Since: 1.5
@@ -337,15 +333,16 @@ pub trait Handler {
 
     /// List the guest's block devices: on Linux every disk the kernel has
     /// that is not empty (removable, loop and network block devices
-    /// included), and the partitions of each; on Windows the physical disks.
+    /// included), and the partitions of each; on Windows the physical
+    /// disks.
     ///
     /// Returns: one `GuestDiskInfo` per disk or partition
     ///
     /// Since: 5.2
     fn guest_get_disks(&mut self) -> Result<Vec<qga_types::GuestDiskInfo>, crate::Error>;
 
-    /// List the filesystems mounted in the guest.  Network filesystems (NFS,
-    /// CIFS and the like) are left out.
+    /// List the filesystems mounted in the guest.  Network filesystems
+    /// (NFS, CIFS and the like) are left out.
     ///
     /// Returns: one `GuestFilesystemInfo` per filesystem; their mount points
     /// can be given to `guest-fsfreeze-freeze-list`
@@ -358,15 +355,13 @@ pub trait Handler {
     /// Change the password of an account of the guest.
     ///
     /// When `crypted` is true, the caller must hash the password with a
-    /// crypt() method the guest supports; the agent passes the hash on as it
-    /// is and does not check the method.  Some guests only accept clear-text
-    /// passwords and refuse `crypted`.
+    /// crypt() method the guest supports; the agent passes the hash on as
+    /// it is and does not check the method.  Some guests only accept
+    /// clear-text passwords and refuse `crypted`.
     ///
     /// Features:
     ///
     /// - `base64`: `password` holds bytes, base64-encoded on the wire
-    ///
-    /// Returns: nothing
     ///
     /// Since: 2.3
     fn guest_set_user_password(
@@ -386,9 +381,9 @@ pub trait Handler {
 
     /// Bring memory blocks of the guest online or take them offline.
     ///
-    /// Returns: one `GuestMemoryBlockResponse` per entry of `mem-blks`, in the
-    /// same order.  The list is empty when `mem-blks` is empty; on
-    /// an error nothing in the guest changes.
+    /// Returns: one `GuestMemoryBlockResponse` per entry of `mem-blks`, in
+    /// the same order.  The list is empty when `mem-blks` is empty;
+    /// on an error nothing in the guest changes.
     ///
     /// Since: 2.3
     fn guest_set_memory_blocks(
@@ -434,9 +429,9 @@ pub trait Handler {
 
     /// Report the name the guest gives itself.
     ///
-    /// The name is whatever the guest's system returns: it need not be fully
-    /// qualified, known to DNS or any other naming service, or even unique
-    /// on its network, though it usually is.
+    /// The name is whatever the guest's system returns: it need not be
+    /// fully qualified, known to DNS or any other naming service, or even
+    /// unique on its network, though it usually is.
     ///
     /// Returns: `GuestHostName`
     ///
@@ -492,8 +487,6 @@ pub trait Handler {
     /// ~/.ssh/authorized_keys, creating the file (and ~/.ssh) when there is
     /// none.  A key already in the file is not added twice.
     ///
-    /// Returns: nothing
-    ///
     /// Since: 5.2
     fn guest_ssh_add_authorized_keys(
         &mut self,
@@ -504,8 +497,6 @@ pub trait Handler {
     /// lines equal to them from its ~/.ssh/authorized_keys.  The other
     /// lines, comments included, stay; a key that is not there, or a
     /// missing file, is no error.
-    ///
-    /// Returns: nothing
     ///
     /// Since: 5.2
     fn guest_ssh_remove_authorized_keys(
@@ -534,9 +525,9 @@ pub trait Handler {
     ) -> Result<Vec<qga_types::GuestCpuStats>, crate::Error>;
 
     /// Report the guest's load averages.  On Linux they are the kernel's
-    /// own; a Windows guest has none, so QEMU's agent for Windows works them
-    /// out from the processor usage it measures from the first call of this
-    /// command on.
+    /// own; a Windows guest has none, so QEMU's agent for Windows works
+    /// them out from the processor usage it measures from the first call of
+    /// this command on.
     ///
     /// Returns: `GuestLoadAverage`
     ///

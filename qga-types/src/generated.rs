@@ -124,9 +124,9 @@ impl ::std::str::FromStr for QGASeek {
 #[serde(untagged)]
 pub enum GuestFileWhence {
     /// 0 for the start of the file, 1 for the current position, 2
-    /// for the end.  These numbers are the protocol's own; they need
-    /// not match the SEEK_* constants of the host or of the guest.
-    /// Kept for older clients (since 0.15)
+    /// for the end.  These numbers are the protocol's own; they
+    /// need not match the SEEK_* constants of the host or of the
+    /// guest.  Kept for older clients (since 0.15)
     Value(i64),
     /// the name of the reference point; the preferred form
     Name(QGASeek),
@@ -366,8 +366,8 @@ pub struct GuestLogicalProcessor {
     pub online: bool,
     /// whether the processor could be taken offline.  The
     /// agent always fills this in when it reports processors,
-    /// and ignores it when it is given processors, so a client
-    /// may leave it out then.
+    /// and ignores it when it is given processors, so a
+    /// client may leave it out then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_offline: Option<bool>,
 }
@@ -732,8 +732,8 @@ pub struct GuestFilesystemInfo {
     /// superuser included (since 9.1)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_bytes_privileged: Option<u64>,
-    /// the disks the filesystem lives on; empty when the agent cannot
-    /// tell what kind of disk they are
+    /// the disks the filesystem lives on; empty when the agent
+    /// cannot tell what kind of disk they are
     pub disk: Vec<GuestDiskAddress>,
 }
 
@@ -918,8 +918,8 @@ pub enum GuestExecCaptureOutputMode {
     /// error as err-data
     Separated,
     /// both, through one pipe, interleaved as the program wrote
-    /// them, returned as out-data (err-data is never present).  Not
-    /// available on Windows guests.
+    /// them, returned as out-data (err-data is never present).
+    /// Not available on Windows guests.
     Merged,
 }
 
@@ -1075,7 +1075,8 @@ pub struct GuestOSInfo {
     /// Windows: one of "x86", "x86_64", "arm" or "ia64".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub machine: Option<String>,
-    /// POSIX: os-release's ID, such as "debian".  Windows: "mswindows".
+    /// POSIX: os-release's ID, such as "debian".  Windows:
+    /// "mswindows".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// POSIX: os-release's NAME.  Windows: "Microsoft Windows".
@@ -1466,8 +1467,8 @@ pub mod commands {
     use serde::{Deserialize, Serialize};
 
     /// Check that the channel is in sync, marking the reply with a sentinel
-    /// byte.  The agent echoes `id` back, and writes the byte 0xFF just before
-    /// the response.
+    /// byte.  The agent echoes `id` back, and writes the byte 0xFF just
+    /// before the response.
     ///
     /// A client sends this when it connects, and again after any timeout
     /// (including a timeout waiting for the answer to this very command),
@@ -1478,9 +1479,9 @@ pub mod commands {
     /// partial response cannot spoil the next one; a client may also skip
     /// everything it receives up to that byte.
     ///
-    /// In the other direction, the client should send a 0xFF byte before the
-    /// request itself: the agent then drops whatever partial JSON an earlier
-    /// client left behind.
+    /// In the other direction, the client should send a 0xFF byte before
+    /// the request itself: the agent then drops whatever partial JSON an
+    /// earlier client left behind.
     ///
     /// Returns: `id`, unchanged
     ///
@@ -1507,14 +1508,15 @@ pub mod commands {
 
     /// Check that the channel is in sync.  The agent echoes `id` back.
     ///
-    /// The client discards every response until the one that carries its own
-    /// `id`, which tells it that nothing stale is left in the channel.  It is
-    /// up to the client to cope with stale responses, whole or partial, on
-    /// the way there; a client that feeds the stream to its JSON parser byte
-    /// by byte may not manage to, and should use `guest-sync-delimited`
-    /// instead.  A client that reads one line at a time and parses each line
-    /// separately does well enough with this command, but must expect some
-    /// lines to fail to parse while the channel is dirty.
+    /// The client discards every response until the one that carries its
+    /// own `id`, which tells it that nothing stale is left in the channel.
+    /// It is up to the client to cope with stale responses, whole or
+    /// partial, on the way there; a client that feeds the stream to its
+    /// JSON parser byte by byte may not manage to, and should use
+    /// `guest-sync-delimited` instead.  A client that reads one line at a
+    /// time and parses each line separately does well enough with this
+    /// command, but must expect some lines to fail to parse while the
+    /// channel is dirty.
     ///
     /// Such a client should also send a 0xFF byte before the request, so
     /// that the agent drops whatever partial JSON an earlier session left
@@ -1543,8 +1545,8 @@ pub mod commands {
         pub id: i64,
     }
 
-    /// Check that the agent is alive and answering.  Any response other than
-    /// an error means it is.
+    /// Check that the agent is alive and answering.  Any response other
+    /// than an error means it is.
     ///
     /// Since: 0.15.0
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -1581,8 +1583,6 @@ pub mod commands {
     /// restored from it, its clock lags behind by the length of the gap,
     /// which may be more than NTP is willing to correct.  This command puts
     /// the clock right at once.
-    ///
-    /// Returns: nothing
     ///
     /// Since: 1.5
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -1688,8 +1688,6 @@ pub mod commands {
 
     /// Close a file opened with `guest-file-open`; its handle becomes
     /// invalid.
-    ///
-    /// Returns: nothing
     ///
     /// Since: 0.15.0
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -1813,8 +1811,6 @@ pub mod commands {
     /// Push the data buffered by the agent for a file opened with
     /// `guest-file-open` down to the guest's kernel.
     ///
-    /// Returns: nothing
-    ///
     /// Since: 0.15.0
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct GuestFileFlush;
@@ -1859,8 +1855,8 @@ pub mod commands {
     /// Thaw them afterwards with `guest-fsfreeze-thaw`.  While they are
     /// frozen the agent refuses most commands.
     ///
-    /// If the command fails, every filesystem it froze is thawed again.
-    /// If it froze nothing, the status stays "thawed" and no thaw is needed.
+    /// If the command fails, every filesystem it froze is thawed again.  If
+    /// it froze nothing, the status stays "thawed" and no thaw is needed.
     ///
     /// Returns: how many filesystems are now frozen
     ///
@@ -1950,8 +1946,8 @@ pub mod commands {
     #[serde(deny_unknown_fields)]
     pub struct GuestFstrimArguments {
         /// the shortest run of free space worth discarding, in bytes.
-        /// Shorter runs may be skipped; this is only a hint.  A larger
-        /// value makes the command faster on badly fragmented
+        /// Shorter runs may be skipped; this is only a hint.  A
+        /// larger value makes the command faster on badly fragmented
         /// filesystems, at the price of leaving some blocks in place.
         /// 0 (the default) discards every free block.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1985,13 +1981,13 @@ pub mod commands {
         type Returns = crate::Empty;
     }
 
-    /// Suspend the guest to RAM (sleep).  The agent tries, in turn, systemd's
-    /// suspend, pm-utils' pm-suspend, and writing to the kernel's power
-    /// interface in sysfs.
+    /// Suspend the guest to RAM (sleep).  The agent tries, in turn,
+    /// systemd's suspend, pm-utils' pm-suspend, and writing to the kernel's
+    /// power interface in sysfs.
     ///
     /// Only use this when QEMU can wake the guest up again (QMP's
-    /// query-current-machine reports wakeup-suspend-support true); otherwise
-    /// the guest stays asleep until it is powered off and on.
+    /// query-current-machine reports wakeup-suspend-support true);
+    /// otherwise the guest stays asleep until it is powered off and on.
     ///
     /// No response is sent when the command succeeds.  Success shows as
     /// QEMU's SUSPEND event, or as the status "suspended" in QMP's
@@ -2042,8 +2038,8 @@ pub mod commands {
         type Returns = crate::Empty;
     }
 
-    /// List the guest's network interfaces with their hardware addresses, IP
-    /// addresses and prefixes.
+    /// List the guest's network interfaces with their hardware addresses,
+    /// IP addresses and prefixes.
     ///
     /// Returns: one `GuestNetworkInterface` per interface
     ///
@@ -2083,9 +2079,10 @@ pub mod commands {
     ///
     /// - 0 when `vcpus` is empty; nothing changed.
     /// - An error when the first entry fails; nothing changed.
-    /// - A number below the length of `vcpus` when some entries were
-    ///   applied and then one failed; those entries took effect.
-    ///   Sending the rest of the list again shows the error.
+    /// - A number below the length of `vcpus` when some entries
+    ///   were applied and then one failed; those entries took
+    ///   effect.  Sending the rest of the list again shows the
+    ///   error.
     /// - The length of `vcpus` when every entry was applied.
     ///
     /// Since: 1.5
@@ -2104,18 +2101,20 @@ pub mod commands {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     #[serde(deny_unknown_fields)]
     pub struct GuestSetVcpusArguments {
-        /// the changes to make, applied one by one in order.  Each entry
-        /// names a processor by its `logical-id` and gives the state it
-        /// should be in by its `online`.  The identifiers used must be
-        /// ones the guest knows, but the list need not name every
-        /// processor, and may name one several times.  The usual input
-        /// is the result of `guest-get-vcpus` with some entries changed.
+        /// the changes to make, applied one by one in order.  Each
+        /// entry names a processor by its `logical-id` and gives the
+        /// state it should be in by its `online`.  The identifiers used
+        /// must be ones the guest knows, but the list need not name
+        /// every processor, and may name one several times.  The usual
+        /// input is the result of `guest-get-vcpus` with some entries
+        /// changed.
         pub vcpus: Vec<super::GuestLogicalProcessor>,
     }
 
     /// List the guest's block devices: on Linux every disk the kernel has
     /// that is not empty (removable, loop and network block devices
-    /// included), and the partitions of each; on Windows the physical disks.
+    /// included), and the partitions of each; on Windows the physical
+    /// disks.
     ///
     /// Returns: one `GuestDiskInfo` per disk or partition
     ///
@@ -2131,8 +2130,8 @@ pub mod commands {
         type Returns = Vec<super::GuestDiskInfo>;
     }
 
-    /// List the filesystems mounted in the guest.  Network filesystems (NFS,
-    /// CIFS and the like) are left out.
+    /// List the filesystems mounted in the guest.  Network filesystems
+    /// (NFS, CIFS and the like) are left out.
     ///
     /// Returns: one `GuestFilesystemInfo` per filesystem; their mount points
     /// can be given to `guest-fsfreeze-freeze-list`
@@ -2152,15 +2151,13 @@ pub mod commands {
     /// Change the password of an account of the guest.
     ///
     /// When `crypted` is true, the caller must hash the password with a
-    /// crypt() method the guest supports; the agent passes the hash on as it
-    /// is and does not check the method.  Some guests only accept clear-text
-    /// passwords and refuse `crypted`.
+    /// crypt() method the guest supports; the agent passes the hash on as
+    /// it is and does not check the method.  Some guests only accept
+    /// clear-text passwords and refuse `crypted`.
     ///
     /// Features:
     ///
     /// - `base64`: `password` holds bytes, base64-encoded on the wire
-    ///
-    /// Returns: nothing
     ///
     /// Since: 2.3
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -2208,9 +2205,9 @@ pub mod commands {
 
     /// Bring memory blocks of the guest online or take them offline.
     ///
-    /// Returns: one `GuestMemoryBlockResponse` per entry of `mem-blks`, in the
-    /// same order.  The list is empty when `mem-blks` is empty; on
-    /// an error nothing in the guest changes.
+    /// Returns: one `GuestMemoryBlockResponse` per entry of `mem-blks`, in
+    /// the same order.  The list is empty when `mem-blks` is empty;
+    /// on an error nothing in the guest changes.
     ///
     /// Since: 2.3
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -2229,12 +2226,12 @@ pub mod commands {
     #[serde(rename_all = "kebab-case", deny_unknown_fields)]
     pub struct GuestSetMemoryBlocksArguments {
         /// the changes to make, applied one by one in order.  Each
-        /// entry names a block by its `phys-index` and gives the state
-        /// it should be in by its `online`.  The numbers used must be
-        /// ones the guest knows, but the list need not name every
-        /// block, and may name one several times.  The usual input is
-        /// the result of `guest-get-memory-blocks` with some entries
-        /// changed.
+        /// entry names a block by its `phys-index` and gives the
+        /// state it should be in by its `online`.  The numbers used
+        /// must be ones the guest knows, but the list need not name
+        /// every block, and may name one several times.  The usual
+        /// input is the result of `guest-get-memory-blocks` with some
+        /// entries changed.
         pub mem_blks: Vec<super::GuestMemoryBlock>,
     }
 
@@ -2322,18 +2319,18 @@ pub mod commands {
         )]
         pub input_data: Option<Vec<u8>>,
         /// which of the program's standard output and
-        /// standard error to collect, for `guest-exec-status` to
-        /// return: a flag (true for both, apart) or a mode (since
-        /// 8.0); none when absent
+        /// standard error to collect, for `guest-exec-status` to return: a
+        /// flag (true for both, apart) or a mode (since 8.0); none when
+        /// absent
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub capture_output: Option<super::GuestExecCaptureOutput>,
     }
 
     /// Report the name the guest gives itself.
     ///
-    /// The name is whatever the guest's system returns: it need not be fully
-    /// qualified, known to DNS or any other naming service, or even unique
-    /// on its network, though it usually is.
+    /// The name is whatever the guest's system returns: it need not be
+    /// fully qualified, known to DNS or any other naming service, or even
+    /// unique on its network, though it usually is.
     ///
     /// Returns: `GuestHostName`
     ///
@@ -2447,8 +2444,6 @@ pub mod commands {
     /// ~/.ssh/authorized_keys, creating the file (and ~/.ssh) when there is
     /// none.  A key already in the file is not added twice.
     ///
-    /// Returns: nothing
-    ///
     /// Since: 5.2
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct GuestSshAddAuthorizedKeys;
@@ -2468,7 +2463,8 @@ pub mod commands {
         /// the account
         pub username: String,
         /// the keys, one line of OpenSSH's authorized_keys format each;
-        /// a key must not be empty, start with "#" or hold a newline
+        /// a key must not start with "#" or hold a newline; an empty
+        /// key is ignored
         pub keys: Vec<String>,
         /// true to replace the file's content with `keys` instead of
         /// adding to it; false when absent
@@ -2480,8 +2476,6 @@ pub mod commands {
     /// lines equal to them from its ~/.ssh/authorized_keys.  The other
     /// lines, comments included, stay; a key that is not there, or a
     /// missing file, is no error.
-    ///
-    /// Returns: nothing
     ///
     /// Since: 5.2
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -2540,9 +2534,9 @@ pub mod commands {
     }
 
     /// Report the guest's load averages.  On Linux they are the kernel's
-    /// own; a Windows guest has none, so QEMU's agent for Windows works them
-    /// out from the processor usage it measures from the first call of this
-    /// command on.
+    /// own; a Windows guest has none, so QEMU's agent for Windows works
+    /// them out from the processor usage it measures from the first call of
+    /// this command on.
     ///
     /// Returns: `GuestLoadAverage`
     ///

@@ -50,6 +50,14 @@ if [ -b /dev/vda ]; then
     mount -t ext4 /dev/vda /mnt/scratch || echo "qga-vm: cannot mount /dev/vda"
 fi
 
+# The NIC, when there is one (the libvirt run gives the guest a udp NIC on the host's
+# loopback, so that guest-network-get-interfaces and domifaddr have an address to show):
+# a documentation address, nothing routes to it.
+if [ -d /sys/class/net/eth0 ]; then
+    ip link set lo up
+    ip link set eth0 up && ip addr add 192.0.2.15/24 dev eth0 || echo "qga-vm: cannot configure eth0"
+fi
+
 echo "qga-vm: $(cut -d' ' -f1 /proc/uptime)s: starting @AGENT@ on ${port:-nothing}"
 while :; do
     @AGENT@ -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /run

@@ -1,13 +1,23 @@
 //! `cargo xtask regen`: everything generated from `qga-schema.json`, written where
 //! it is committed. In check mode nothing is written; each stale file is named,
-//! with the command that brings it up to date.
+//! with the command that brings it up to date. The schema goes through the
+//! generator's front door, as with the `qapi-gen` CLI: [`qapi_gen::load`], then
+//! [`qapi_gen::generate`], whose outputs are placed by their file names.
 
 use std::path::Path;
 
-use qapi_gen::emit::{self, Options};
+use qapi_gen::emit::Options;
 
 /// The schema, relative to the workspace root.
 const SCHEMA: &str = "qga-schema.json";
+
+/// Where each output of the generator (by its file name) is committed, relative
+/// to the workspace root.
+const PLACES: [(&str, &str); 3] = [
+    (qapi_gen::TYPES, "qga-types/src/generated.rs"),
+    (qapi_gen::DISPATCH, "qga-dispatch/src/generated.rs"),
+    (qapi_gen::MANUAL, "docs/reference.md"),
+];
 
 /// Write the files, or check that they are up to date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +28,8 @@ pub enum Mode {
 
 /// Each generated file, relative to the workspace root, with its text.
 fn outputs(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
-    let schema = qapi_gen::load(&root.join(SCHEMA)).map_err(|e| e.to_string())?;
+    let path = root.join(SCHEMA);
+    let schema = qapi_gen::load(&path).map_err(|e| e.to_string())?;
     // qga-types holds the types and their runtime; qga-dispatch reaches the types
     // as `qga_types`. The schema's one condition, CONFIG_WIN32 (guest-get-devices),
     // is a Windows target: a Linux agent does not have the command.
@@ -26,16 +37,20 @@ fn outputs(root: &Path) -> Result<Vec<(&'static str, String)>, String> {
         runtime: "crate".into(),
         types: "qga_types".into(),
         cfg_map: [("CONFIG_WIN32".to_owned(), "windows".to_owned())].into(),
+        source: qapi_gen::source_name(&path),
         ..Options::default()
     };
-    Ok(vec![
-        ("qga-types/src/generated.rs", emit::types(&schema, &options)),
-        (
-            "qga-dispatch/src/generated.rs",
-            emit::dispatch(&schema, &options),
-        ),
-        ("docs/reference.md", emit::manual(&schema, &options)),
-    ])
+    qapi_gen::generate(&schema, &options)
+        .into_iter()
+        .map(|(name, text)| {
+            let place = PLACES
+                .iter()
+                .find(|(output, _)| *output == name)
+                .map(|(_, place)| *place)
+                .ok_or_else(|| format!("the generator wrote {name}, which has no place here"))?;
+            Ok((place, text))
+        })
+        .collect()
 }
 
 /// Regenerates every output under `root`, or checks them.

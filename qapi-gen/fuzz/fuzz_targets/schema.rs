@@ -10,7 +10,7 @@ use qapi_gen::emit::{generate_all, Options};
 
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzz.json");
-    match qapi_gen::check::load_bytes(path, data) {
+    match qapi_gen::load_bytes(path, data) {
         Ok(schema) => {
             for (name, text) in generate_all(&schema, &Options::default()) {
                 if name.ends_with(".rs") {

@@ -1,10 +1,13 @@
 //! Context-free checks of each expression (QEMU's expr.py): keys, flags, names,
-//! conditions, features and the shape of every member. The output is a normalised
-//! definition whose type names are not resolved yet.
+//! conditions, features and the shape of every member, in the order QEMU 10.2
+//! makes them. The output is a normalised definition whose type names are not
+//! resolved yet.
+
+use std::fmt::{self, Display};
 
 use crate::error::{Error, SourceInfo};
-use crate::model::{Cond, Doc, EnumValue, Feature, Pragma};
-use crate::parse::{Expr, Node, Value};
+use crate::model::{Cond, EnumValue, Feature, Pragma};
+use crate::parse::{DocComment, Expr, Node, SectionKind, Value};
 
 /// A type as written: a name, or `['name']`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +64,7 @@ pub enum DefKind {
 }
 
 /// A command's flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
     pub boxed: bool,
     pub gen: bool,
@@ -78,14 +81,40 @@ pub struct Def {
     pub name: String,
     /// The expression's place, inside the definition (for `In struct 'X':`).
     pub info: SourceInfo,
-    pub doc: Option<Doc>,
-    pub doc_info: Option<SourceInfo>,
+    pub doc: Option<DocComment>,
     pub cond: Option<Cond>,
     pub features: Vec<Feature>,
     pub kind: DefKind,
 }
 
 const METAS: [&str; 6] = ["enum", "struct", "union", "alternate", "command", "event"];
+
+/// `SOURCE member 'KEY'`, as messages name a member, written only for a message.
+struct MemberOf<'a>(&'a dyn Display, &'a str);
+
+impl Display for MemberOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} member '{}'", self.0, self.1)
+    }
+}
+
+/// `SOURCE 'NAME'` (a feature or enum value), written only for a message.
+struct Named<'a>(&'a dyn Display, &'a str);
+
+impl Display for Named<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} '{}'", self.0, self.1)
+    }
+}
+
+/// Whether [`c_name`] of `name` starts with `prefix` (letters and `_`).
+fn c_name_starts_with(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(n, p)| n == p || (p == b'_' && !n.is_ascii_alphanumeric()))
+}
 
 /// QEMU's C name of a QAPI name, for clash checks: punctuation becomes `_`.
 pub fn c_name(name: &str) -> String {
@@ -96,7 +125,7 @@ pub fn c_name(name: &str) -> String {
 
 /// Checks one expression.
 pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
-    let (doc, doc_info) = (expr.doc.take(), expr.doc_info.take());
+    let doc = expr.doc.take();
     let expr = &expr;
     let info = &expr.info;
     let metas: Vec<&str> = METAS.iter().copied().filter(|m| expr.has(m)).collect();
@@ -107,12 +136,12 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
         ));
     }
     let meta = metas[0];
-    let name = name_is_str(expr.get(meta), info, &format!("'{meta}'"))?.to_owned();
+    let name = name_is_str(expr.get(meta), info, &format_args!("'{meta}'"))?.to_owned();
     let info = &info.in_defn(meta, &name);
     check_defn_name(&name, info, meta, pragma)?;
 
-    match (&doc, &doc_info) {
-        (Some(doc), Some(doc_info)) => {
+    match &doc {
+        Some(doc) => {
             if doc.symbol.as_deref() != Some(name.as_str()) {
                 return Err(Error::at(
                     info,
@@ -122,12 +151,12 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
                     ),
                 ));
             }
-            if doc.section("Returns").is_some() && meta != "command" {
-                return Err(Error::at(doc_info, "'Returns:' is only valid for commands"));
-            }
+            check_doc_sections(doc, meta, expr.has("returns"))?;
         }
-        _ if pragma.doc_required => return Err(Error::at(info, "documentation comment required")),
-        _ => {}
+        None if pragma.doc_required => {
+            return Err(Error::at(info, "documentation comment required"))
+        }
+        None => {}
     }
 
     let get = |key: &str| expr.get(key).map(|n| &n.value);
@@ -137,7 +166,7 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
             check_keys(
                 &keys,
                 info,
-                meta,
+                &meta,
                 &["enum", "data"],
                 &["if", "features", "prefix"],
             )?;
@@ -147,24 +176,23 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
             check_keys(
                 &keys,
                 info,
-                meta,
+                &meta,
                 &["union", "base", "discriminator", "data"],
                 &["if", "features"],
             )?;
             let base = match get("base") {
                 Some(Value::Str(s)) => RawData::Named(s.clone()),
                 Some(Value::Dict(m)) => {
-                    RawData::Inline(members(m, info, "'base'", Some(&name), pragma)?)
+                    RawData::Inline(members(m, info, &"'base'", Some(&name), pragma)?)
                 }
-                Some(Value::List(_)) => return Err(Error::at(info, "'base' cannot be an array")),
                 _ => return Err(Error::at(info, "'base' should be an object or type name")),
             };
             let discriminator =
-                name_is_str(expr.get("discriminator"), info, "'discriminator'")?.to_owned();
+                name_is_str(expr.get("discriminator"), info, &"'discriminator'")?.to_owned();
             let Some(Value::Dict(data)) = get("data") else {
                 return Err(Error::at(info, "'data' must be an object"));
             };
-            let branches = branches(data, info, false, false)?;
+            let branches = branches(data, info, false)?;
             DefKind::Union {
                 base,
                 discriminator,
@@ -175,52 +203,41 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
             check_keys(
                 &keys,
                 info,
-                meta,
+                &meta,
                 &["alternate", "data"],
                 &["if", "features"],
             )?;
             let data = match get("data") {
-                Some(Value::Dict(d)) if d.is_empty() => {
+                Some(value) if !truthy(value) => {
                     return Err(Error::at(info, "'data' must not be empty"))
                 }
                 Some(Value::Dict(d)) => d,
-                Some(Value::List(l)) if l.is_empty() => {
-                    return Err(Error::at(info, "'data' must not be empty"))
-                }
-                Some(Value::Str(s)) if s.is_empty() => {
-                    return Err(Error::at(info, "'data' must not be empty"))
-                }
-                Some(Value::Bool(false)) => {
-                    return Err(Error::at(info, "'data' must not be empty"))
-                }
                 _ => return Err(Error::at(info, "'data' must be an object")),
             };
             DefKind::Alternate {
-                branches: branches(data, info, true, true)?,
+                branches: branches(data, info, true)?,
             }
         }
         "struct" => {
             check_keys(
                 &keys,
                 info,
-                meta,
+                &meta,
                 &["struct", "data"],
                 &["base", "if", "features"],
             )?;
             let members = match get("data") {
-                Some(Value::Dict(m)) => members(m, info, "'data'", Some(&name), pragma)?,
-                Some(Value::List(_)) => return Err(Error::at(info, "'data' cannot be an array")),
-                Some(Value::Str(_)) => return Err(Error::at(info, "'data' should be an object")),
+                Some(Value::Dict(m)) => members(m, info, &"'data'", Some(&name), pragma)?,
                 _ => return Err(Error::at(info, "'data' should be an object or type name")),
             };
-            let base = type_name(get("base"), info, "'base'")?;
+            let base = type_name(get("base"), info, &"'base'")?;
             DefKind::Struct { base, members }
         }
         "command" => {
             check_keys(
                 &keys,
                 info,
-                meta,
+                &meta,
                 &["command"],
                 &[
                     "data",
@@ -235,58 +252,96 @@ pub fn check_expr(mut expr: Expr, pragma: &Pragma) -> Result<Def, Error> {
                     "coroutine",
                 ],
             )?;
-            let flags = check_flags(expr, info)?;
-            let data = check_data(get("data"), flags.boxed, info, pragma)?;
-            let returns = match get("returns") {
-                None => None,
-                Some(Value::Str(s)) => Some(RawType::Name(s.clone())),
-                Some(Value::List(items)) => Some(array_type(items, info, "'returns'")?),
-                Some(_) => return Err(Error::at(info, "'returns' should be a type name")),
-            };
+            let data = check_data(get("data"), get("boxed"), info, pragma)?;
+            let returns = type_name_or_array(get("returns"), info, &"'returns'")?;
+            // The flags are checked last, as QEMU does; they are filled in then.
             DefKind::Command {
                 data,
                 returns,
-                flags,
+                flags: Flags::default(),
             }
         }
         "event" => {
             check_keys(
                 &keys,
                 info,
-                meta,
+                &meta,
                 &["event"],
                 &["data", "boxed", "if", "features"],
             )?;
-            let flags = check_flags(expr, info)?;
-            let data = check_data(get("data"), flags.boxed, info, pragma)?;
-            DefKind::Event {
-                data,
-                boxed: flags.boxed,
-            }
+            let data = check_data(get("data"), get("boxed"), info, pragma)?;
+            DefKind::Event { data, boxed: false }
         }
         _ => unreachable!("metas are the six above"),
     };
-    let cond = check_if(get("if"), info, meta)?;
+    let cond = check_if(get("if"), info, &meta)?;
     let features = check_features(get("features"), info)?;
-    if meta != "command" && meta != "event" {
-        check_flags(expr, info)?;
-    }
+    let flags = check_flags(expr, info)?;
+    let kind = match kind {
+        DefKind::Command { data, returns, .. } => DefKind::Command {
+            data,
+            returns,
+            flags,
+        },
+        DefKind::Event { data, .. } => DefKind::Event {
+            data,
+            boxed: flags.boxed,
+        },
+        other => other,
+    };
     Ok(Def {
         meta,
         name,
         info: info.clone(),
         doc,
-        doc_info,
         cond,
         features,
         kind,
     })
 }
 
+/// The sections a definition's kind allows: `Returns` and `Errors` are a
+/// command's, and `Returns` only of one that returns something.
+fn check_doc_sections(doc: &DocComment, meta: &str, returns: bool) -> Result<(), Error> {
+    let returns_section = doc.section(SectionKind::Returns);
+    if meta == "command" {
+        if let Some(s) = returns_section.filter(|_| !returns) {
+            return Err(Error::at(
+                &doc.at(s.line),
+                "'Returns' section, but command doesn't return anything",
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(s) = returns_section {
+        return Err(Error::at(
+            &doc.at(s.line),
+            "'Returns' section is only valid for commands",
+        ));
+    }
+    if let Some(s) = doc.section(SectionKind::Errors) {
+        return Err(Error::at(
+            &doc.at(s.line),
+            "'Errors' section is only valid for commands",
+        ));
+    }
+    Ok(())
+}
+
+/// Python's truth of a value, which some of QEMU's checks test.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Str(s) => !s.is_empty(),
+        Value::Bool(b) => *b,
+        Value::List(l) => !l.is_empty(),
+        Value::Dict(d) => !d.is_empty(),
+    }
+}
+
 fn name_is_str<'a>(
     node: Option<&'a Node>,
     info: &SourceInfo,
-    source: &str,
+    source: &dyn Display,
 ) -> Result<&'a str, Error> {
     match node.map(|n| &n.value) {
         Some(Value::Str(s)) => Ok(s),
@@ -296,7 +351,11 @@ fn name_is_str<'a>(
 
 /// A valid name: optional `__RFQDN_` and `x-` prefixes, then a letter, then letters,
 /// digits, `-` and `_`; nothing whose C name starts with `q_`. Returns the stem.
-fn check_name_str<'a>(name: &'a str, info: &SourceInfo, source: &str) -> Result<&'a str, Error> {
+fn check_name_str<'a>(
+    name: &'a str,
+    info: &SourceInfo,
+    source: &dyn Display,
+) -> Result<&'a str, Error> {
     let invalid = || Error::at(info, format!("{source} has an invalid name"));
     let mut rest = name;
     if let Some(after) = rest.strip_prefix("__") {
@@ -311,22 +370,27 @@ fn check_name_str<'a>(name: &'a str, info: &SourceInfo, source: &str) -> Result<
         }
         rest = &after[end + 1..];
     }
-    if rest.len() >= 2 && rest[..2].eq_ignore_ascii_case("x-") {
-        rest = &rest[2..];
-    }
-    let mut chars = rest.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid || c_name(name).starts_with("q_") {
+    let is_stem = |stem: &str| {
+        let mut chars = stem.chars();
+        chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    // `x-` is the experimental prefix when what follows is a stem; else (as in
+    // `x-1`) it is part of the stem, as QEMU's pattern finds by backtracking.
+    let stem = match rest.get(..2) {
+        Some(x) if x.eq_ignore_ascii_case("x-") && is_stem(&rest[2..]) => &rest[2..],
+        _ => rest,
+    };
+    if !is_stem(stem) || c_name_starts_with(name, "q_") {
         return Err(invalid());
     }
-    Ok(rest)
+    Ok(stem)
 }
 
 fn check_name_lower(
     name: &str,
     info: &SourceInfo,
-    source: &str,
+    source: &dyn Display,
     permit_upper: bool,
     permit_underscore: bool,
 ) -> Result<(), Error> {
@@ -350,7 +414,7 @@ fn check_defn_name(
 ) -> Result<(), Error> {
     match meta {
         "event" => {
-            let stem = check_name_str(name, info, meta)?;
+            let stem = check_name_str(name, info, &meta)?;
             if stem.chars().any(|c| c.is_ascii_lowercase() || c == '-') {
                 return Err(Error::at(
                     info,
@@ -360,10 +424,10 @@ fn check_defn_name(
         }
         "command" => {
             let permit = pragma.command_name_exceptions.iter().any(|n| n == name);
-            check_name_lower(name, info, meta, false, permit)?;
+            check_name_lower(name, info, &meta, false, permit)?;
         }
         _ => {
-            let stem = check_name_str(name, info, meta)?;
+            let stem = check_name_str(name, info, &meta)?;
             let mut chars = stem.chars();
             let camel = chars.next().is_some_and(|c| c.is_ascii_uppercase())
                 && stem.chars().all(|c| c.is_ascii_alphanumeric())
@@ -388,7 +452,7 @@ fn check_defn_name(
 fn check_keys(
     keys: &[&str],
     info: &SourceInfo,
-    source: &str,
+    source: &dyn Display,
     required: &[&str],
     optional: &[&str],
 ) -> Result<(), Error> {
@@ -468,8 +532,12 @@ fn check_flags(expr: &Expr, info: &SourceInfo) -> Result<Flags, Error> {
 }
 
 /// An `if`: a config name, or `{'all': [...]}`, `{'any': [...]}`, `{'not': ...}`.
-fn check_if(value: Option<&Value>, info: &SourceInfo, source: &str) -> Result<Option<Cond>, Error> {
-    fn cond(value: &Value, info: &SourceInfo, source: &str) -> Result<Cond, Error> {
+fn check_if(
+    value: Option<&Value>,
+    info: &SourceInfo,
+    source: &dyn Display,
+) -> Result<Option<Cond>, Error> {
+    fn cond(value: &Value, info: &SourceInfo, source: &dyn Display) -> Result<Cond, Error> {
         match value {
             Value::Str(s) => {
                 let valid = s.chars().next().is_some_and(|c| c.is_ascii_uppercase())
@@ -542,13 +610,13 @@ fn check_features(value: Option<&Value>, info: &SourceInfo) -> Result<Vec<Featur
     };
     let mut features = Vec::new();
     for item in items {
-        let source = "'features' member";
+        let source: &dyn Display = &"'features' member";
         let (name, cond) = match &item.value {
             Value::Dict(members) => {
                 let keys: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
                 check_keys(&keys, info, source, &["name"], &["if"])?;
                 let name = name_is_str(item.value.get("name"), info, source)?;
-                let source = format!("{source} '{name}'");
+                let source = Named(source, name);
                 check_name_lower(name, info, &source, false, false)?;
                 (
                     name.to_owned(),
@@ -556,7 +624,7 @@ fn check_features(value: Option<&Value>, info: &SourceInfo) -> Result<Vec<Featur
                 )
             }
             Value::Str(name) => {
-                check_name_lower(name, info, &format!("{source} '{name}'"), false, false)?;
+                check_name_lower(name, info, &Named(source, name), false, false)?;
                 (name.clone(), None)
             }
             _ => return Err(Error::at(info, format!("{source} requires a string name"))),
@@ -584,7 +652,7 @@ fn check_enum(
     let permissive = pragma.member_name_exceptions.iter().any(|n| n == name);
     let mut values = Vec::new();
     for item in items {
-        let source = "'data' member";
+        let source: &dyn Display = &"'data' member";
         let (value_name, cond, features) = match &item.value {
             Value::Dict(members) => {
                 let keys: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
@@ -595,7 +663,7 @@ fn check_enum(
             Value::Str(s) => (s.clone(), None, None),
             _ => return Err(Error::at(info, format!("{source} requires a string name"))),
         };
-        let source = format!("{source} '{value_name}'");
+        let source = Named(source, &value_name);
         // Enum values may start with a digit.
         let checked = if value_name.starts_with(|c: char| c.is_ascii_digit()) {
             format!("d{value_name}")
@@ -618,85 +686,102 @@ fn check_enum(
 fn type_name(
     value: Option<&Value>,
     info: &SourceInfo,
-    source: &str,
+    source: &dyn Display,
 ) -> Result<Option<String>, Error> {
     match value {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s.clone())),
-        Some(Value::List(_)) => Err(Error::at(info, format!("{source} cannot be an array"))),
         Some(_) => Err(Error::at(info, format!("{source} should be a type name"))),
     }
 }
 
-fn array_type(items: &[Node], info: &SourceInfo, source: &str) -> Result<RawType, Error> {
-    match items {
-        [Node {
-            value: Value::Str(s),
-            ..
-        }] => Ok(RawType::Array(s.clone())),
-        _ => Err(Error::at(
+/// A type name or a one-element array of one.
+fn type_name_or_array(
+    value: Option<&Value>,
+    info: &SourceInfo,
+    source: &dyn Display,
+) -> Result<Option<RawType>, Error> {
+    match value {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(RawType::Name(s.clone()))),
+        Some(Value::List(items)) => match &items[..] {
+            [Node {
+                value: Value::Str(s),
+                ..
+            }] => Ok(Some(RawType::Array(s.clone()))),
+            _ => Err(Error::at(
+                info,
+                format!("{source}: array type must contain single type name"),
+            )),
+        },
+        Some(_) => Err(Error::at(
             info,
-            format!("{source}: array type must contain single type name"),
+            format!("{source} should be a type name or array"),
         )),
     }
 }
 
-/// A member's type: `'T'`, `['T']`, or `{ 'type': ..., 'if': ..., 'features': ... }`.
+/// A member's value: `{ 'type': ..., 'if': ..., 'features': ... }`, or the type
+/// alone, which stands for `{ 'type': ... }`. `optional` are the keys allowed
+/// beside `type`; `array` whether the type may be an array.
 fn member_type(
     value: &Value,
     info: &SourceInfo,
-    source: &str,
-    allow_features: bool,
-    allow_array: bool,
+    source: &dyn Display,
+    optional: &[&str],
+    array: bool,
 ) -> Result<(RawType, Option<Cond>, Vec<Feature>), Error> {
-    let simple = |value: &Value| -> Result<RawType, Error> {
-        match value {
-            Value::Str(s) => Ok(RawType::Name(s.clone())),
-            Value::List(items) if allow_array => array_type(items, info, source),
-            Value::List(_) => Err(Error::at(info, format!("{source} cannot be an array"))),
-            _ => Err(Error::at(info, format!("{source} should be a type name"))),
-        }
+    let Value::Dict(members) = value else {
+        return Ok((
+            simple_type(Some(value), info, source, array)?,
+            None,
+            Vec::new(),
+        ));
     };
-    match value {
-        Value::Dict(members) => {
-            let keys: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
-            let optional: &[&str] = if allow_features {
-                &["if", "features"]
-            } else {
-                &["if"]
-            };
-            check_keys(&keys, info, source, &["type"], optional)?;
-            let cond = check_if(value.get("if").map(|n| &n.value), info, source)?;
-            let features = check_features(value.get("features").map(|n| &n.value), info)?;
-            let ty = simple(&value.get("type").expect("check_keys made sure").value)?;
-            Ok((ty, cond, features))
-        }
-        other => Ok((simple(other)?, None, Vec::new())),
-    }
+    let keys: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
+    check_keys(&keys, info, source, &["type"], optional)?;
+    let cond = check_if(value.get("if").map(|n| &n.value), info, source)?;
+    let features = check_features(value.get("features").map(|n| &n.value), info)?;
+    let ty = value.get("type").map(|n| &n.value);
+    Ok((simple_type(ty, info, source, array)?, cond, features))
+}
+
+fn simple_type(
+    value: Option<&Value>,
+    info: &SourceInfo,
+    source: &dyn Display,
+    array: bool,
+) -> Result<RawType, Error> {
+    let ty = if array {
+        type_name_or_array(value, info, source)?
+    } else {
+        type_name(value, info, source)?.map(RawType::Name)
+    };
+    Ok(ty.expect("check_keys made sure there is a type"))
 }
 
 /// Members written inline (struct data, union base, command and event data).
 fn members(
     data: &[(String, u32, u32, Node)],
     info: &SourceInfo,
-    source: &str,
+    source: &dyn Display,
     owner: Option<&str>,
     pragma: &Pragma,
 ) -> Result<Vec<RawMember>, Error> {
     let permissive = owner.is_some_and(|o| pragma.member_name_exceptions.iter().any(|n| n == o));
     let mut out = Vec::new();
     for (key, _, _, node) in data {
-        let key_source = format!("{source} member '{key}'");
+        let key_source = MemberOf(source, key);
         let (name, optional) = match key.strip_prefix('*') {
             Some(name) => (name, true),
             None => (key.as_str(), false),
         };
         check_name_lower(name, info, &key_source, permissive, permissive)?;
-        let c = c_name(name);
-        if c == "u" || c.starts_with("has_") {
+        if name == "u" || c_name_starts_with(name, "has_") {
             return Err(Error::at(info, format!("{key_source} uses reserved name")));
         }
-        let (ty, cond, features) = member_type(&node.value, info, &key_source, true, true)?;
+        let (ty, cond, features) =
+            member_type(&node.value, info, &key_source, &["if", "features"], true)?;
         out.push(RawMember {
             name: name.to_owned(),
             optional,
@@ -708,20 +793,20 @@ fn members(
     Ok(out)
 }
 
-/// Union or alternate branches.
+/// Union branches (`alternate` false: their names are checked against the enum
+/// later, their types are names) or alternate branches.
 fn branches(
     data: &[(String, u32, u32, Node)],
     info: &SourceInfo,
-    check_names: bool,
-    allow_array: bool,
+    alternate: bool,
 ) -> Result<Vec<RawMember>, Error> {
     let mut out = Vec::new();
     for (key, _, _, node) in data {
-        let source = format!("'data' member '{key}'");
-        if check_names {
+        let source = MemberOf(&"'data'", key);
+        if alternate {
             check_name_lower(key, info, &source, false, false)?;
         }
-        let (ty, cond, _) = member_type(&node.value, info, &source, false, allow_array)?;
+        let (ty, cond, _) = member_type(&node.value, info, &source, &["if"], alternate)?;
         out.push(RawMember {
             name: key.clone(),
             optional: false,
@@ -733,21 +818,26 @@ fn branches(
     Ok(out)
 }
 
+/// The `data` of a command or event: with `boxed`, a type name; else a type name
+/// or members.
 fn check_data(
     value: Option<&Value>,
-    boxed: bool,
+    boxed: Option<&Value>,
     info: &SourceInfo,
     pragma: &Pragma,
 ) -> Result<Option<RawData>, Error> {
+    if boxed.is_some_and(truthy) {
+        let Some(value) = value else {
+            return Err(Error::at(info, "'boxed': true requires 'data'"));
+        };
+        return Ok(type_name(Some(value), info, &"'data'")?.map(RawData::Named));
+    }
     match value {
-        None if boxed => Err(Error::at(info, "'boxed': true requires 'data'")),
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(RawData::Named(s.clone()))),
-        Some(Value::List(_)) => Err(Error::at(info, "'data' cannot be an array")),
-        Some(Value::Dict(_)) if boxed => Err(Error::at(info, "'data' should be a type name")),
         Some(Value::Dict(m)) => Ok(Some(RawData::Inline(members(
-            m, info, "'data'", None, pragma,
+            m, info, &"'data'", None, pragma,
         )?))),
-        Some(Value::Bool(_)) => Err(Error::at(info, "'data' should be an object or type name")),
+        Some(_) => Err(Error::at(info, "'data' should be an object or type name")),
     }
 }

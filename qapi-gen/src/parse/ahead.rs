@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::{include_path, syntax, Item, SyntaxError};
+use super::syntax::{self, Read};
+use super::walk::{include_path, universal_newlines};
 
 /// Files bigger than this are not read ahead, only in order.
 const MAX_AHEAD: u64 = 16 << 20;
@@ -21,7 +22,7 @@ const MAX_AHEAD: u64 = 16 << 20;
 #[derive(Debug, Default)]
 pub struct Ahead {
     bytes: HashMap<PathBuf, Vec<u8>>,
-    parsed: HashMap<PathBuf, Result<Vec<Item>, SyntaxError>>,
+    parsed: HashMap<PathBuf, Read>,
 }
 
 impl Ahead {
@@ -73,13 +74,13 @@ impl Ahead {
     }
 
     /// The parse of `path`, if it was parsed ahead.
-    pub fn items(&mut self, path: &Path) -> Option<Result<Vec<Item>, SyntaxError>> {
+    pub fn items(&mut self, path: &Path) -> Option<Read> {
         self.parsed.remove(path)
     }
 }
 
 /// Parses each text, on as many threads as the machine has.
-fn parse_all(texts: &[(&Path, &str)]) -> HashMap<PathBuf, Result<Vec<Item>, SyntaxError>> {
+fn parse_all(texts: &[(&Path, &str)]) -> HashMap<PathBuf, Read> {
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(texts.len());
@@ -89,7 +90,7 @@ fn parse_all(texts: &[(&Path, &str)]) -> HashMap<PathBuf, Result<Vec<Item>, Synt
         let Some(&(path, text)) = texts.get(next.fetch_add(1, Ordering::Relaxed)) else {
             return;
         };
-        let items = syntax::parse(text);
+        let items = syntax::parse(&universal_newlines(text));
         parsed
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -110,10 +111,8 @@ fn parse_all(texts: &[(&Path, &str)]) -> HashMap<PathBuf, Result<Vec<Item>, Synt
 fn includes(path: &Path, text: &[u8]) -> Vec<PathBuf> {
     const KEY: &[u8] = b"'include'";
     let mut found = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.windows(KEY.len()).position(|w| w == KEY) {
-        rest = &rest[at + KEY.len()..];
-        let after = rest.trim_ascii_start();
+    for at in memchr::memmem::find_iter(text, KEY) {
+        let after = text[at + KEY.len()..].trim_ascii_start();
         let Some(after) = after.strip_prefix(b":") else {
             continue;
         };
@@ -153,8 +152,8 @@ mod tests {
         let a = dir.path().join("a.json");
         assert!(ahead.bytes(&a).is_some());
         assert_eq!(
-            ahead.items(&a).map(|items| items.map(|i| i.len())),
-            Some(Ok(1))
+            ahead.items(&a).map(|read| (read.items.len(), read.error)),
+            Some((1, None))
         );
         assert!(ahead.items(&root).is_some());
     }

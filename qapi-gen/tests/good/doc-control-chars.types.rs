@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A carriage� return, a nul � and an escape �[1m here.
+/// A vertical�tab, a nul � and an escape �[1m here.
 ///
 /// Since: 1.0
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -23,18 +23,21 @@ pub mod commands {
     ///
     /// Returns: the frob count
     ///
-    /// Note: Frobbing is irreversible.
+    /// Errors:
     ///
-    /// Notes: More notes.
+    /// - If `widget` does not exist, GenericError
+    /// - If it is frozen, GenericError
     ///
-    /// Example:
+    /// .. note:: Frobbing is irreversible.
+    ///
+    /// .. qmp-example:
     ///
     /// ```text
     /// -> { "execute": "frob", "arguments": { "widget": "w" } }
     /// <- { "return": { "count": 1 } }
     /// ```
     ///
-    /// Examples:
+    /// .. qmp-example:
     ///
     /// ```text
     /// -> { "execute": "frob",

@@ -5,7 +5,7 @@
 pub trait Handler {
     fn get_stats(
         &mut self,
-        arguments: qga_types::commands::GetStatsArguments,
+        arguments: qga_types::GetStatsArgs,
     ) -> Result<qga_types::Stats, crate::Error>;
 }
 

@@ -13,11 +13,18 @@ pub struct Stats {
     pub windows_only: Option<String>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetStatsArgs {
+    pub verbose: bool,
+    #[cfg(feature = "config-linux")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+}
+
 /// A descriptor per command, and the argument types of commands whose
 /// arguments are written inline.
 pub mod commands {
-    use serde::{Deserialize, Serialize};
-
     #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
     pub struct GetStats;
 
@@ -25,17 +32,7 @@ pub mod commands {
         const NAME: &'static str = "get-stats";
         const SUCCESS_RESPONSE: bool = true;
 
-        type Arguments = GetStatsArguments;
+        type Arguments = super::GetStatsArgs;
         type Returns = super::Stats;
-    }
-
-    /// The arguments of [`GetStats`] (`get-stats`).
-    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct GetStatsArguments {
-        pub verbose: bool,
-        #[cfg(feature = "config-linux")]
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub filter: Option<String>,
     }
 }

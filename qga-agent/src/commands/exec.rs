@@ -5,13 +5,19 @@
 //! `posix_spawn` (glibc runs it from a `vfork`-like clone: no copy of the
 //! agent's page tables); its pipes are non-blocking on the agent's side. One
 //! poller thread, started with the first guest-exec, serves every process the
-//! agent runs: it waits in `poll` on their pipes and on a pidfd each (Linux
+//! agent runs: it waits in `epoll` on their pipes and on a pidfd each (Linux
 //! 5.3; without pidfds, it looks every 50 ms), reaps them as they exit, writes
 //! `input-data` to their standard input and reads what they write. So the
 //! agent keeps answering while they run, and no thread is started per process.
+//! guest-exec registers a new process's descriptors itself, so starting one
+//! does not wake the poller.
+//!
 //! guest-exec-status does the same non-blocking work itself before it
 //! answers, so a process that has ended is reported at once, whether or not
-//! the poller has got to it yet.
+//! the poller has got to it yet: a status asked once the process has exited
+//! and its output has been written says `exited: true` (the exit closes the
+//! pipes before it makes the process reapable, so the status reaps again when
+//! it has just seen both pipes end).
 //!
 //! Behaviour as qemu-ga 7.2's (checked against its binary):
 //! - `path` is `argv[0]` as given; without a '/' it is looked up in the PATH of
@@ -51,18 +57,20 @@
 use std::collections::{HashMap, VecDeque};
 use std::ffi::{CStr, CString, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::raw::c_char;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use qga_types::commands::GuestExecArguments;
 use qga_types::{GuestExec, GuestExecCaptureOutput, GuestExecCaptureOutputMode, GuestExecStatus};
-use rustix::event::{eventfd, EventfdFlags};
-use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+use rustix::buffer::spare_capacity;
+use rustix::event::{epoll, eventfd, EventfdFlags, Timespec};
+use rustix::fs::{fcntl_setfl, OFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
 use rustix::process::{pidfd_open, Pid, PidfdFlags};
 
@@ -83,8 +91,15 @@ const SHELL: &CStr = c"/bin/sh";
 /// The poller's stack: it keeps its buffers on the heap.
 const POLLER_STACK: usize = 64 * 1024;
 
-/// How often the poller looks for ended processes it has no pidfd for.
-const REAP_INTERVAL_MS: libc::c_int = 50;
+/// How often the poller looks at processes it cannot wait for (no pidfd, or
+/// a descriptor epoll refused).
+const REAP_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The epoll token of the poller's wake-up eventfd (processes count up from 0).
+const WAKE: u64 = u64::MAX;
+
+/// How many epoll events the poller takes at once.
+const EVENTS: usize = 64;
 
 /// The first buffer of a captured stream; it doubles as output comes.
 const FIRST_READ: usize = 4096;
@@ -123,6 +138,12 @@ impl ExecTable {
 
     /// guest-exec: start the program and return its pid at once.
     pub fn exec(&mut self, args: GuestExecArguments) -> Result<GuestExec> {
+        self.start(args, true)
+    }
+
+    /// guest-exec, waiting for the process through a pidfd when `use_pidfd`
+    /// (false only in tests: as on a kernel without pidfds).
+    fn start(&mut self, args: GuestExecArguments, use_pidfd: bool) -> Result<GuestExec> {
         let GuestExecArguments {
             path,
             arg,
@@ -144,7 +165,7 @@ impl ExecTable {
 
         let setup = |e: io::Error| spawn_error(&path, SpawnError::Fork(e));
         let null = if input_data.is_none() || !capture.stdout || !capture.stderr {
-            Some(open_dev_null().map_err(setup)?)
+            Some(dev_null().map_err(setup)?)
         } else {
             None
         };
@@ -164,7 +185,7 @@ impl ExecTable {
         let child_fd = |end: Option<&OwnedFd>| -> RawFd {
             match end {
                 Some(fd) => fd.as_raw_fd(),
-                None => null.as_ref().map_or(-1, AsRawFd::as_raw_fd),
+                None => null.map_or(-1, |fd| fd.as_raw_fd()),
             }
         };
         let stderr_end = match capture.merged {
@@ -178,7 +199,6 @@ impl ExecTable {
         ];
         let pid = plan.spawn(fds).map_err(|e| spawn_error(&path, e))?;
         // The child has its ends; the agent keeps only its own.
-        drop(null);
         let stdin = stdin.map(|(_, write)| write);
         let stdout = stdout.map(|(read, _)| read);
         let stderr = stderr.map(|(read, _)| read);
@@ -186,15 +206,17 @@ impl ExecTable {
         // A pidfd for the poller to wait on; without one (kernels before 5.3)
         // the poller looks now and then. The child is not reaped yet, so its
         // pid cannot have been reused.
-        let pidfd = Pid::from_raw(pid).and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok());
+        let pidfd = Pid::from_raw(pid)
+            .filter(|_| use_pidfd)
+            .and_then(|p| pidfd_open(p, PidfdFlags::empty()).ok());
         let process = Arc::new(Process {
             state: Mutex::new(State {
                 capture,
                 live: Live {
                     pid,
-                    pidfd,
+                    pidfd: pidfd.map(Watched::new),
                     stdin: stdin.zip(input_data).map(|(fd, data)| Feed {
-                        fd,
+                        fd: Watched::new(fd),
                         data,
                         written: 0,
                     }),
@@ -204,10 +226,13 @@ impl ExecTable {
                 ..State::default()
             }),
         });
-        // Whatever the program did before the poller sees it (empty input
-        // closed at once, for one).
-        process.lock().advance();
-        poller.watch(Arc::clone(&process));
+        {
+            let mut state = process.lock();
+            // As much input as the pipe takes now (empty input closed at
+            // once): small inputs need no poller.
+            state.feed();
+            poller.watch(&process, &mut state);
+        }
         self.processes
             .entry(i64::from(pid))
             .or_default()
@@ -315,13 +340,16 @@ struct State {
     err: Option<Captured>,
     /// What is still going on.
     live: Live,
+    /// The poller serving the process and its token there, until the process
+    /// has nothing left for the poller to wait for.
+    watch: Option<(&'static Poller, u64)>,
 }
 
 /// The process while it runs, and its pipes while they are open.
 #[derive(Default)]
 struct Live {
     pid: libc::pid_t,
-    pidfd: Option<OwnedFd>,
+    pidfd: Option<Watched>,
     stdin: Option<Feed>,
     stdout: Option<Reader>,
     stderr: Option<Reader>,
@@ -330,28 +358,24 @@ struct Live {
 impl State {
     /// Ended as guest-exec-status reports it.
     fn finished(&self) -> bool {
-        // A merged standard error ends with the standard output's pipe.
+        self.reaped && self.pipes_ended()
+    }
+
+    /// Whether every captured stream has ended (a merged standard error ends
+    /// with the standard output's pipe).
+    fn pipes_ended(&self) -> bool {
         let err_done = !self.capture.stderr || self.capture.merged || self.err.is_some();
-        self.reaped && (!self.capture.stdout || self.out.is_some()) && err_done
+        (!self.capture.stdout || self.out.is_some()) && err_done
     }
 
     /// Does what can be done without blocking: reaps the process if it has
     /// exited, then writes its input and reads its output as far as the pipes
     /// allow (after the reaping, so that one call sees both the exit and the
-    /// end of the output of a program that has ended).
+    /// end of the output of a program that has ended). Once nothing is left
+    /// to wait for, the poller forgets the process.
     fn advance(&mut self) {
-        if !self.reaped {
-            if let Some(exit) = try_reap(self.live.pid) {
-                self.reaped = true;
-                self.exit = exit;
-                self.live.pidfd = None;
-            }
-        }
-        if let Some(feed) = &mut self.live.stdin {
-            if feed.push() {
-                self.live.stdin = None;
-            }
-        }
+        self.reap();
+        self.feed();
         if let Some(reader) = &mut self.live.stdout {
             if reader.pull() {
                 self.out = self.live.stdout.take().map(Reader::finish);
@@ -360,6 +384,37 @@ impl State {
         if let Some(reader) = &mut self.live.stderr {
             if reader.pull() {
                 self.err = self.live.stderr.take().map(Reader::finish);
+            }
+        }
+        // An exiting process closes its pipes just before it can be reaped:
+        // a call that found it running and then both pipes ended looks again,
+        // so that it does not report a process that has gone as running.
+        if (self.capture.stdout || self.capture.stderr) && self.pipes_ended() {
+            self.reap();
+        }
+        if !self.is_live() {
+            if let Some((poller, token)) = self.watch.take() {
+                poller.forget(token);
+            }
+        }
+    }
+
+    /// Reaps the process if it has exited.
+    fn reap(&mut self) {
+        if !self.reaped {
+            if let Some(exit) = try_reap(self.live.pid) {
+                self.reaped = true;
+                self.exit = exit;
+                self.live.pidfd = None;
+            }
+        }
+    }
+
+    /// Writes what input the pipe takes; closes it once all is written.
+    fn feed(&mut self) {
+        if let Some(feed) = &mut self.live.stdin {
+            if feed.push() {
+                self.live.stdin = None;
             }
         }
     }
@@ -400,7 +455,7 @@ fn try_reap(pid: libc::pid_t) -> Option<Option<ExitStatus>> {
 
 /// `input-data` on its way to the program's standard input.
 struct Feed {
-    fd: OwnedFd,
+    fd: Watched,
     data: Vec<u8>,
     written: usize,
 }
@@ -424,7 +479,7 @@ impl Feed {
 
 /// A captured stream being read.
 struct Reader {
-    fd: OwnedFd,
+    fd: Watched,
     captured: Captured,
 }
 
@@ -436,7 +491,7 @@ struct Captured {
 impl Reader {
     fn new(fd: OwnedFd) -> Reader {
         Reader {
-            fd,
+            fd: Watched::new(fd),
             captured: Captured {
                 data: Vec::new(),
                 truncated: false,
@@ -468,7 +523,7 @@ impl Reader {
             };
             // SAFETY: `buf` is valid for `len` bytes (spare capacity of the
             // data, or the scratch buffer).
-            let r = unsafe { libc::read(self.fd.as_raw_fd(), buf, len) };
+            let r = unsafe { libc::read(self.fd.fd.as_raw_fd(), buf, len) };
             match r {
                 0 => return true,
                 n if n > 0 => {
@@ -509,25 +564,29 @@ enum End {
 /// clears close-on-exec on the copy.
 fn pipe(agent: End) -> io::Result<(OwnedFd, OwnedFd)> {
     let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+    // A new pipe has no other status flag to keep.
     match agent {
-        End::Read => set_nonblocking(&read)?,
-        End::Write => set_nonblocking(&write)?,
+        End::Read => fcntl_setfl(&read, OFlags::NONBLOCK)?,
+        End::Write => fcntl_setfl(&write, OFlags::NONBLOCK)?,
     }
     Ok((read, write))
 }
 
-fn set_nonblocking(fd: impl AsFd) -> io::Result<()> {
-    let flags = fcntl_getfl(&fd)?;
-    fcntl_setfl(&fd, flags | OFlags::NONBLOCK)?;
-    Ok(())
-}
-
-fn open_dev_null() -> io::Result<OwnedFd> {
-    Ok(rustix::fs::open(
+/// /dev/null, read-write, opened once for the agent's life: every program
+/// started without input or without capture gets it (it has no state that
+/// one program could change for another).
+fn dev_null() -> io::Result<BorrowedFd<'static>> {
+    static DEV_NULL: OnceLock<OwnedFd> = OnceLock::new();
+    if let Some(fd) = DEV_NULL.get() {
+        return Ok(fd.as_fd());
+    }
+    let fd = rustix::fs::open(
         c"/dev/null",
         OFlags::RDWR | OFlags::CLOEXEC,
         rustix::fs::Mode::empty(),
-    )?)
+    )?;
+    // Two threads opening it at once keep the first; the other is closed.
+    Ok(DEV_NULL.get_or_init(|| fd).as_fd())
 }
 
 /// Why a program did not start.
@@ -793,115 +852,217 @@ fn candidates(path: &str, env: Option<&[String]>) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A descriptor the poller waits on, taken out of its epoll set when dropped
+/// (epoll would keep it while any copy of it is open: a `vfork` child of the
+/// agent holds copies until its exec).
+struct Watched {
+    fd: OwnedFd,
+    poller: Option<&'static Poller>,
+}
+
+impl Watched {
+    fn new(fd: OwnedFd) -> Watched {
+        Watched { fd, poller: None }
+    }
+}
+
+impl AsFd for Watched {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if let Some(poller) = self.poller {
+            // It cannot fail for a descriptor that was added.
+            let _ = epoll::delete(&poller.epoll, &self.fd);
+        }
+    }
+}
+
 /// The poller: one thread for every process of every table.
 struct Poller {
-    /// Written to when a process is added.
+    /// Every descriptor of every process the poller serves, each tagged with
+    /// its process's token; and the wake-up eventfd, tagged [`WAKE`].
+    epoll: OwnedFd,
+    /// Written to when a process the poller must look at now and then is
+    /// added, so that the poller starts its timer.
     wake: OwnedFd,
-    /// Processes given to the poller and not yet picked up by it.
-    added: Mutex<Vec<Arc<Process>>>,
+    watched: Mutex<Watchlist>,
+}
+
+/// The processes the poller serves, by token.
+#[derive(Default)]
+struct Watchlist {
+    next: u64,
+    processes: HashMap<u64, Watch>,
+    /// How many of them are [`Watch::timed`].
+    timed: usize,
+}
+
+struct Watch {
+    process: Arc<Process>,
+    /// Looked at every [`REAP_INTERVAL`]: no pidfd, or epoll refused one of
+    /// its descriptors.
+    timed: bool,
 }
 
 impl Poller {
-    fn watch(&self, process: Arc<Process>) {
-        self.added
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(process);
-        // A full counter (never, in practice) still wakes the poller.
-        let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+    fn list(&self) -> MutexGuard<'_, Watchlist> {
+        self.watched.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts serving `process`, whose state the caller holds locked. Its
+    /// descriptors go into the epoll set from this thread: the poller is not
+    /// woken for a new process (only for one it must look at on a timer).
+    fn watch(&'static self, process: &Arc<Process>, state: &mut State) {
+        let mut list = self.list();
+        let token = list.next;
+        list.next += 1;
+        let mut timed = state.live.pidfd.is_none() && !state.reaped;
+        let data = epoll::EventData::new_u64(token);
+        let mut add = |watched: &mut Watched, flags: epoll::EventFlags| match epoll::add(
+            &self.epoll,
+            &watched.fd,
+            data,
+            flags,
+        ) {
+            Ok(()) => watched.poller = Some(self),
+            Err(_) => timed = true,
+        };
+        let live = &mut state.live;
+        if let Some(pidfd) = &mut live.pidfd {
+            add(pidfd, epoll::EventFlags::IN);
+        }
+        if let Some(feed) = &mut live.stdin {
+            add(&mut feed.fd, epoll::EventFlags::OUT);
+        }
+        if let Some(reader) = &mut live.stdout {
+            add(&mut reader.fd, epoll::EventFlags::IN);
+        }
+        if let Some(reader) = &mut live.stderr {
+            add(&mut reader.fd, epoll::EventFlags::IN);
+        }
+        list.processes.insert(
+            token,
+            Watch {
+                process: Arc::clone(process),
+                timed,
+            },
+        );
+        state.watch = Some((self, token));
+        if timed {
+            list.timed += 1;
+            drop(list);
+            // A full counter (never, in practice) still wakes the poller.
+            let _ = rustix::io::write(&self.wake, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Stops serving the process of `token` (its descriptors are closed, or
+    /// about to be).
+    fn forget(&self, token: u64) {
+        let mut list = self.list();
+        if let Some(watch) = list.processes.remove(&token) {
+            if watch.timed {
+                list.timed -= 1;
+            }
+        }
+    }
+
+    fn process(&self, token: u64) -> Option<Arc<Process>> {
+        self.list()
+            .processes
+            .get(&token)
+            .map(|watch| Arc::clone(&watch.process))
     }
 
     fn run(&self) {
-        let mut watched: Vec<Arc<Process>> = Vec::new();
-        let mut fds: Vec<libc::pollfd> = Vec::new();
-        let mut owners: Vec<usize> = Vec::new();
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(EVENTS);
+        let mut swept = Instant::now();
+        let interval = Timespec {
+            tv_sec: 0,
+            tv_nsec: REAP_INTERVAL.as_nanos() as _,
+        };
         loop {
-            watched.append(&mut self.added.lock().unwrap_or_else(|e| e.into_inner()));
-            fds.clear();
-            owners.clear();
-            fds.push(pollfd(self.wake.as_raw_fd(), libc::POLLIN));
-            owners.push(usize::MAX);
-            let mut timer = false;
-            watched.retain(|p| p.lock().is_live());
-            for (i, process) in watched.iter().enumerate() {
-                let state = process.lock();
-                let live = &state.live;
-                let mut add = |fd: &OwnedFd, events| {
-                    fds.push(pollfd(fd.as_raw_fd(), events));
-                    owners.push(i);
-                };
-                match &live.pidfd {
-                    Some(fd) => add(fd, libc::POLLIN),
-                    None if !state.reaped => timer = true,
-                    None => {}
-                }
-                if let Some(feed) = &live.stdin {
-                    add(&feed.fd, libc::POLLOUT);
-                }
-                if let Some(reader) = &live.stdout {
-                    add(&reader.fd, libc::POLLIN);
-                }
-                if let Some(reader) = &live.stderr {
-                    add(&reader.fd, libc::POLLIN);
-                }
+            let timed = self.list().timed > 0;
+            events.clear();
+            match epoll::wait(
+                &self.epoll,
+                spare_capacity(&mut events),
+                timed.then_some(&interval),
+            ) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                // Not expected with a valid epoll and buffer; never spin.
+                Err(_) => thread::sleep(REAP_INTERVAL),
             }
-            let timeout = if timer { REAP_INTERVAL_MS } else { -1 };
-            // SAFETY: poll on an array of initialised pollfds. A descriptor
-            // closed meanwhile by guest-exec-status is at worst reported
-            // (POLLNVAL, or events of a new file with its number): that only
-            // makes the loop look at its process once more.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                continue; // EINTR
-            }
-            if fds[0].revents != 0 {
-                let mut count = [0u8; 8];
-                let _ = rustix::io::read(&self.wake, &mut count);
-            }
-            let mut last = usize::MAX;
-            for (pollfd, &owner) in fds.iter().zip(&owners).skip(1) {
-                if pollfd.revents != 0 && owner != last {
-                    watched[owner].lock().advance();
-                    last = owner;
-                }
-            }
-            if n == 0 {
-                for process in &watched {
-                    let mut state = process.lock();
-                    if state.live.pidfd.is_none() && !state.reaped {
-                        state.advance();
+            let mut last = WAKE;
+            for event in &events {
+                // A copy: the event is a packed struct.
+                let data = event.data;
+                let token = data.u64();
+                if token == WAKE {
+                    let mut count = [0u8; 8];
+                    let _ = rustix::io::read(&self.wake, &mut count);
+                } else if token != last {
+                    // An unknown token: the process was reported ended
+                    // since the event came.
+                    if let Some(process) = self.process(token) {
+                        process.lock().advance();
                     }
+                    last = token;
+                }
+            }
+            if timed && swept.elapsed() >= REAP_INTERVAL {
+                swept = Instant::now();
+                let due: Vec<Arc<Process>> = self
+                    .list()
+                    .processes
+                    .values()
+                    .filter(|watch| watch.timed)
+                    .map(|watch| Arc::clone(&watch.process))
+                    .collect();
+                for process in due {
+                    process.lock().advance();
                 }
             }
         }
     }
 }
 
-fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
+/// The poller, started on first use; it lives as long as the agent.
+fn poller() -> io::Result<&'static Poller> {
+    static POLLER: OnceLock<Poller> = OnceLock::new();
+    // Whether its thread runs; held while it is started, so only one is.
+    static RUNNING: Mutex<bool> = Mutex::new(false);
+    let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    let poller = match POLLER.get() {
+        Some(poller) => poller,
+        None => {
+            let epoll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+            let wake = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?;
+            epoll::add(
+                &epoll,
+                &wake,
+                epoll::EventData::new_u64(WAKE),
+                epoll::EventFlags::IN,
+            )?;
+            POLLER.get_or_init(|| Poller {
+                epoll,
+                wake,
+                watched: Mutex::new(Watchlist::default()),
+            })
+        }
+    };
+    if !*running {
+        // A thread that could not be started is tried again next time.
+        thread::Builder::new()
+            .name("qga-exec".into())
+            .stack_size(POLLER_STACK)
+            .spawn(move || poller.run())?;
+        *running = true;
     }
-}
-
-/// The poller, started on first use.
-fn poller() -> io::Result<Arc<Poller>> {
-    static POLLER: Mutex<Option<Arc<Poller>>> = Mutex::new(None);
-    let mut slot = POLLER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(poller) = &*slot {
-        return Ok(Arc::clone(poller));
-    }
-    let poller = Arc::new(Poller {
-        wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
-        added: Mutex::new(Vec::new()),
-    });
-    let running = Arc::clone(&poller);
-    thread::Builder::new()
-        .name("qga-exec".into())
-        .stack_size(POLLER_STACK)
-        .spawn(move || running.run())?;
-    *slot = Some(Arc::clone(&poller));
     Ok(poller)
 }
 
@@ -1117,6 +1278,66 @@ mod tests {
             "exec and status do not wait"
         );
         assert_eq!(wait(&mut t, pid), exited(0));
+    }
+
+    /// Blocks until `pid`, a child of this process, has exited, without
+    /// reaping it (the poller may have reaped it already).
+    fn wait_for_exit(pid: i64) {
+        // SAFETY: waitid on one pid, writing into a zeroed local.
+        let r = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        let e = io::Error::last_os_error().raw_os_error();
+        assert!(r == 0 || e == Some(libc::ECHILD), "waitid: {e:?}");
+    }
+
+    #[test]
+    fn the_first_status_after_the_exit_says_exited() {
+        let mut t = ExecTable::new();
+        for round in 0..50 {
+            let pid = t.exec(args("sh", &["-c", "echo done"])).unwrap().pid;
+            wait_for_exit(pid);
+            assert_eq!(
+                t.status(pid).unwrap(),
+                with_out(exited(0), b"done\n"),
+                "round {round}"
+            );
+        }
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn output_closed_before_the_exit_is_not_the_exit() {
+        let mut t = ExecTable::new();
+        let pid = t
+            .exec(args("sh", &["-c", "exec >&- 2>&-; exec sleep 60"]))
+            .unwrap()
+            .pid;
+        let process = Arc::clone(t.processes[&pid].front().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            // Both pipes seen ended, by the poller or by this status.
+            assert_eq!(t.status(pid).unwrap(), running());
+            let state = process.lock();
+            if state.out.is_some() && state.err.is_some() {
+                break;
+            }
+            drop(state);
+            assert!(Instant::now() < deadline, "the pipes never ended");
+            thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(t.status(pid).unwrap(), running(), "it still runs");
+        drop(process);
+        // SAFETY: signalling our own child, not yet reaped (it runs).
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) }, 0);
+        let killed = wait(&mut t, pid);
+        assert_eq!((killed.exited, killed.signal), (true, Some(9)));
     }
 
     #[test]
@@ -1335,14 +1556,13 @@ mod tests {
         std::path::Path::new(&format!("/proc/{pid}")).exists()
     }
 
-    fn reaped_in_background(drop_pidfd: bool) {
+    fn reaped_in_background(use_pidfd: bool) {
         let mut t = ExecTable::new();
-        let pid = t.exec(args("sh", &["-c", "echo bye; exit 4"])).unwrap().pid;
+        // Without a pidfd, as on a kernel before 5.3: the poller looks now
+        // and then.
+        let a = args("sh", &["-c", "echo bye; exit 4"]);
+        let pid = t.start(a, use_pidfd).unwrap().pid;
         let process = Arc::clone(t.processes[&pid].front().unwrap());
-        if drop_pidfd {
-            // As on a kernel without pidfds: the poller looks now and then.
-            process.lock().live.pidfd = None;
-        }
         // No guest-exec-status call: the poller alone reaps it and reads its
         // output, so no zombie is left behind.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -1357,12 +1577,12 @@ mod tests {
 
     #[test]
     fn ended_processes_are_reaped_without_a_status_call() {
-        reaped_in_background(false);
+        reaped_in_background(true);
     }
 
     #[test]
     fn ended_processes_are_reaped_without_pidfds() {
-        reaped_in_background(true);
+        reaped_in_background(false);
     }
 
     #[test]

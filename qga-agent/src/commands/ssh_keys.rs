@@ -25,7 +25,10 @@
 //!
 //! Where ours differs, on purpose:
 //! - get lists the keys in the file's order (qemu-ga reverses them);
-//! - an empty key is refused (qemu-ga writes it as a blank line);
+//! - an empty key is accepted and ignored: add writes nothing for it (qemu-ga
+//!   writes a blank line) and remove removes nothing for it (qemu-ga drops the
+//!   file's blank lines). virsh set-user-sshkeys --file sends one for the
+//!   newline that ends the file, so refusing it would break libvirt;
 //! - the file ends with a newline; qemu-ga writes none after the last key, and
 //!   puts a blank line before the keys it appends to a file that ended with
 //!   one;
@@ -124,10 +127,7 @@ impl Account {
 
 /// qemu-ga's check of the keys given.
 fn check_keys(keys: &[String]) -> Result<()> {
-    match keys
-        .iter()
-        .find(|k| k.is_empty() || k.starts_with('#') || k.contains('\n'))
-    {
+    match keys.iter().find(|k| k.starts_with('#') || k.contains('\n')) {
         Some(key) => Err(CommandError(format!("invalid OpenSSH public key: '{key}'"))),
         None => Ok(()),
     }
@@ -178,7 +178,7 @@ pub fn add_keys_for(account: &Account, keys: &[String], reset: bool) -> Result<(
             None => Vec::new(),
         }
     };
-    for key in keys {
+    for key in keys.iter().filter(|k| !k.is_empty()) {
         if !file.contains(key) {
             file.push(key.clone());
         }
@@ -196,7 +196,7 @@ pub fn remove_keys_for(account: &Account, keys: &[String]) -> Result<()> {
     let all = lines(&content);
     let kept: Vec<String> = all
         .iter()
-        .filter(|line| !keys.iter().any(|k| k == *line))
+        .filter(|line| line.is_empty() || !keys.iter().any(|k| k == *line))
         .map(|line| (*line).to_owned())
         .collect();
     if kept.len() == all.len() {

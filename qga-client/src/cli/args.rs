@@ -67,6 +67,21 @@ pub enum Verb {
     Vcpus,
     /// The guest's mounted filesystems.
     Fsinfo,
+    /// The guest's disks and partitions, and what each is built on.
+    Disks,
+    /// The I/O counters of the guest's block devices.
+    Diskstats,
+    /// How each of the guest's processors has spent its time since boot.
+    Cpustats,
+    /// The guest's load averages over 1, 5 and 15 minutes.
+    Load,
+    /// The guest's network routes, IPv4 and IPv6.
+    Routes,
+    /// List, add or remove the SSH keys that may log in to a guest account.
+    SshKeys {
+        #[command(subcommand)]
+        action: SshKeysAction,
+    },
     /// The guest's memory blocks.
     MemoryBlocks,
     /// The size of the guest's memory blocks.
@@ -183,6 +198,46 @@ pub enum FreezeAction {
     },
     /// Thaw all frozen filesystems.
     Thaw,
+}
+
+/// What `ssh-keys` does.
+#[derive(Debug, Subcommand)]
+pub enum SshKeysAction {
+    /// List the account's keys, one per line.
+    Get {
+        /// The guest account.
+        user: String,
+    },
+    /// Add keys to the account (a key it already has is not added twice).
+    Add {
+        /// The guest account.
+        user: String,
+        #[command(flatten)]
+        keys: KeySource,
+        /// Replace the account's keys with these instead of adding to them.
+        #[arg(long)]
+        reset: bool,
+    },
+    /// Remove keys from the account.
+    Remove {
+        /// The guest account.
+        user: String,
+        #[command(flatten)]
+        keys: KeySource,
+    },
+}
+
+/// Where the keys of `ssh-keys add|remove` come from.
+#[derive(Debug, ClapArgs)]
+pub struct KeySource {
+    /// Keys, one authorized_keys line each (quote them); `-` reads them from standard
+    /// input, as does giving no KEY and no --file when standard input is not a terminal.
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Read keys from this file (`-` for standard input), one per line; blank lines
+    /// and `#` comments are skipped.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
 }
 
 /// The options of `exec`.

@@ -1,23 +1,22 @@
 //! Every request `qga` sends, built in one place.
 //!
-//! Each function is one agent command, called through its descriptor in
-//! `qga_types::commands` with the generated argument type, so that every request is
-//! checked by the compiler against the schema. Replies come back as the JSON the
-//! agent sent ([`Client::call_json`]): `--json` prints them as they are, and `show`
-//! reads them leniently, members the schema lacks included. Only `qga raw` sends
-//! JSON of its own.
+//! Each function is one agent command (or, [`query`], any command without
+//! arguments), called through its descriptor in `qga_types::commands` with the
+//! generated argument type, so that every request is checked by the compiler against
+//! the schema. Replies come back as the JSON the agent sent ([`Client::call_json`]):
+//! `--json` prints them as they are, and `show` reads them leniently, members the
+//! schema lacks included. Only `qga raw` sends JSON of its own.
 
 use qga_client::{Client, Error, Transport};
 use qga_types::commands::{
     GuestFileClose, GuestFileCloseArguments, GuestFileFlush, GuestFileFlushArguments,
     GuestFileOpen, GuestFileOpenArguments, GuestFileRead, GuestFileReadArguments, GuestFileSeek,
     GuestFileSeekArguments, GuestFileWrite, GuestFileWriteArguments, GuestFsfreezeFreeze,
-    GuestFsfreezeFreezeList, GuestFsfreezeFreezeListArguments, GuestFsfreezeStatus,
-    GuestFsfreezeThaw, GuestFstrim, GuestFstrimArguments, GuestGetFsinfo, GuestGetHostName,
-    GuestGetMemoryBlockInfo, GuestGetMemoryBlocks, GuestGetOsinfo, GuestGetTime, GuestGetTimezone,
-    GuestGetUsers, GuestGetVcpus, GuestInfo, GuestNetworkGetInterfaces, GuestPing, GuestSetTime,
-    GuestSetTimeArguments, GuestShutdown, GuestShutdownArguments, GuestSuspendDisk,
-    GuestSuspendHybrid, GuestSuspendRam,
+    GuestFsfreezeFreezeList, GuestFsfreezeFreezeListArguments, GuestFstrim, GuestFstrimArguments,
+    GuestSetTime, GuestSetTimeArguments, GuestShutdown, GuestShutdownArguments,
+    GuestSshAddAuthorizedKeys, GuestSshAddAuthorizedKeysArguments, GuestSshGetAuthorizedKeys,
+    GuestSshGetAuthorizedKeysArguments, GuestSshRemoveAuthorizedKeys,
+    GuestSshRemoveAuthorizedKeysArguments, GuestSuspendDisk, GuestSuspendHybrid, GuestSuspendRam,
 };
 use qga_types::{Command, Empty, GuestFileWhence, QGASeek};
 use serde_json::Value;
@@ -27,60 +26,13 @@ use super::args::{ShutdownMode, SuspendMode, Whence};
 /// The result of one call, as JSON.
 pub type Reply = Result<Value, Error>;
 
-pub fn ping<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestPing>(&Empty {})
-}
-
-pub fn info<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestInfo>(&Empty {})
-}
-
-pub fn get_time<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetTime>(&Empty {})
+/// A command that takes no arguments, such as `guest-get-host-name`.
+pub fn query<C: Command<Arguments = Empty>>(c: &mut Client<impl Transport>) -> Reply {
+    c.call_json::<C>(&Empty {})
 }
 
 pub fn set_time<T: Transport>(c: &mut Client<T>, nanoseconds: Option<i64>) -> Reply {
     c.call_json::<GuestSetTime>(&GuestSetTimeArguments { time: nanoseconds })
-}
-
-pub fn host_name<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetHostName>(&Empty {})
-}
-
-pub fn timezone<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetTimezone>(&Empty {})
-}
-
-pub fn osinfo<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetOsinfo>(&Empty {})
-}
-
-pub fn users<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetUsers>(&Empty {})
-}
-
-pub fn interfaces<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestNetworkGetInterfaces>(&Empty {})
-}
-
-pub fn vcpus<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetVcpus>(&Empty {})
-}
-
-pub fn fsinfo<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetFsinfo>(&Empty {})
-}
-
-pub fn memory_blocks<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetMemoryBlocks>(&Empty {})
-}
-
-pub fn memory_block_info<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestGetMemoryBlockInfo>(&Empty {})
-}
-
-pub fn fsfreeze_status<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestFsfreezeStatus>(&Empty {})
 }
 
 /// All freezable filesystems, or those at `mountpoints`.
@@ -92,10 +44,6 @@ pub fn fsfreeze_freeze<T: Transport>(c: &mut Client<T>, mountpoints: &[String]) 
             mountpoints: Some(mountpoints.to_vec()),
         })
     }
-}
-
-pub fn fsfreeze_thaw<T: Transport>(c: &mut Client<T>) -> Reply {
-    c.call_json::<GuestFsfreezeThaw>(&Empty {})
 }
 
 pub fn fstrim<T: Transport>(c: &mut Client<T>, minimum: Option<i64>) -> Reply {
@@ -145,6 +93,34 @@ pub fn file_flush<T: Transport>(c: &mut Client<T>, handle: i64) -> Reply {
 
 pub fn file_close<T: Transport>(c: &mut Client<T>, handle: i64) -> Reply {
     c.call_json::<GuestFileClose>(&GuestFileCloseArguments { handle })
+}
+
+pub fn ssh_get_keys<T: Transport>(c: &mut Client<T>, user: &str) -> Reply {
+    c.call_json::<GuestSshGetAuthorizedKeys>(&GuestSshGetAuthorizedKeysArguments {
+        username: user.to_owned(),
+    })
+}
+
+/// Adds `keys` to the account's, or with `reset` puts them in their place.
+pub fn ssh_add_keys<T: Transport>(
+    c: &mut Client<T>,
+    user: &str,
+    keys: &[String],
+    reset: bool,
+) -> Reply {
+    c.call_json::<GuestSshAddAuthorizedKeys>(&GuestSshAddAuthorizedKeysArguments {
+        username: user.to_owned(),
+        keys: keys.to_vec(),
+        // Left out rather than false, as QEMU's own clients do.
+        reset: reset.then_some(true),
+    })
+}
+
+pub fn ssh_remove_keys<T: Transport>(c: &mut Client<T>, user: &str, keys: &[String]) -> Reply {
+    c.call_json::<GuestSshRemoveAuthorizedKeys>(&GuestSshRemoveAuthorizedKeysArguments {
+        username: user.to_owned(),
+        keys: keys.to_vec(),
+    })
 }
 
 /// Succeeds when the agent stays silent, as it does on success.

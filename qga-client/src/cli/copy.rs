@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use qga_client::{Client, CopyOptions, Progress, Transport};
 
-use super::verbs::{Context, Failure, Outcome};
+use super::failure::{Failure, Outcome};
 
 /// The prefix that marks a path in the guest.
 const GUEST: &str = "guest:";
@@ -43,10 +43,13 @@ pub fn cat<T: Transport>(client: &mut Client<T>, path: &str, out: &mut dyn Write
     Ok(0)
 }
 
+/// Copies as `direction` says; `progress`: whether to show a bar, `stdin`: standard
+/// input when it was read up front.
 pub fn cp<T: Transport>(
     client: &mut Client<T>,
     direction: &Direction,
-    ctx: &Context<'_>,
+    progress: bool,
+    stdin: Option<&[u8]>,
     out: &mut dyn Write,
 ) -> Outcome {
     match direction {
@@ -56,7 +59,7 @@ pub fn cp<T: Transport>(
         Direction::FromGuest { guest, local } => {
             let target = local_target(local, guest);
             let mut file = File::create(&target).map_err(|e| local_error(&target, e))?;
-            let bar = progress_bar(ctx.progress, None);
+            let bar = progress_bar(progress, None);
             let mut on_progress = |p: Progress| report(&bar, p);
             let options = copy_options(bar.is_some(), &mut on_progress);
             let copied = client.read_file_with(guest, &mut file, options);
@@ -69,7 +72,7 @@ pub fn cp<T: Transport>(
             }
             file.sync_all().map_err(|e| local_error(&target, e))?;
         }
-        Direction::ToGuest { local, guest } if local == "-" => match ctx.stdin {
+        Direction::ToGuest { local, guest } if local == "-" => match stdin {
             Some(data) => {
                 client.write_file(guest, &mut &data[..])?;
             }
@@ -85,7 +88,7 @@ pub fn cp<T: Transport>(
                 .ok()
                 .filter(|m| m.is_file())
                 .map(|m| m.len());
-            let bar = progress_bar(ctx.progress, size);
+            let bar = progress_bar(progress, size);
             let mut on_progress = |p: Progress| report(&bar, Progress { total: size, ..p });
             let options = copy_options(bar.is_some(), &mut on_progress);
             let copied = client.write_file_with(guest, &mut file as &mut dyn Read, options);

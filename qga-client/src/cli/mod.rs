@@ -7,6 +7,8 @@
 mod args;
 mod calls;
 mod copy;
+mod failure;
+mod keys;
 mod output;
 mod show;
 mod time;
@@ -20,9 +22,10 @@ use std::time::Duration;
 use clap::Parser;
 use qga_client::{Address, Client, Options};
 
-use args::{Args, Verb};
+use args::{Args, SshKeysAction, Verb};
+use failure::Failure;
 use output::{Prefixed, Shared};
-use verbs::{Context, Failure};
+use verbs::Context;
 
 /// Runs `qga` with the process's arguments.
 pub fn main() -> ExitCode {
@@ -76,12 +79,19 @@ fn run(args: &Args) -> Result<i32, Failure> {
             .transpose()?,
         _ => None,
     };
+    let keys = match &args.verb {
+        Verb::SshKeys {
+            action: SshKeysAction::Add { keys, .. } | SshKeysAction::Remove { keys, .. },
+        } => keys::gather(keys, io::stdin().is_terminal(), read_input)?,
+        _ => Vec::new(),
+    };
     let ctx = Context {
         json: args.json,
         progress: !several && !args.json && io::stderr().is_terminal(),
         stdin: stdin.as_deref(),
         exec_input: exec_input.as_deref(),
         copy,
+        keys,
     };
 
     if !several {

@@ -191,6 +191,243 @@ pub fn fsinfo(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
     Ok(())
 }
 
+/// A PCI address as lspci writes it, "0000:00:02.0"; `None` when the agent does not
+/// know it (its members are -1 then).
+fn pci_address(pci: &Value) -> Option<String> {
+    let part = |key: &str| pci[key].as_u64();
+    let (domain, bus, slot, function) = (
+        part("domain")?,
+        part("bus")?,
+        part("slot")?,
+        part("function")?,
+    );
+    Some(format!("{domain:04x}:{bus:02x}:{slot:02x}.{function:x}"))
+}
+
+pub fn disks(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
+    for disk in items(reply) {
+        let mut line = text(disk, "name").unwrap_or_default();
+        if let Some(alias) = text(disk, "alias") {
+            line += &format!(" ({alias})");
+        }
+        line += if flag(disk, "partition") == Some(true) {
+            " partition"
+        } else {
+            " disk"
+        };
+        let address = &disk["address"];
+        if let Some(bus) = text(address, "bus-type") {
+            line += &format!(" {bus}");
+        }
+        if let Some(pci) = pci_address(&address["pci-controller"]) {
+            line += &format!(" at pci {pci}");
+        }
+        if let Some(serial) = text(address, "serial") {
+            line += &format!(" serial {serial}");
+        }
+        let dependencies: Vec<String> = items(&disk["dependencies"])
+            .iter()
+            .filter_map(|d| d.as_str().map(str::to_owned))
+            .collect();
+        if !dependencies.is_empty() {
+            line += &format!(" on {}", dependencies.join(", "));
+        }
+        let smart = &disk["smart"];
+        if smart["type"] == "nvme" {
+            let mut health = Vec::new();
+            if let Some(used) = smart["percentage-used"].as_i64() {
+                health.push(format!("{used}% of life used"));
+            }
+            if let Some(kelvins) = smart["temperature"].as_i64() {
+                health.push(format!("{} °C", kelvins - 273));
+            }
+            match smart["critical-warning"].as_i64() {
+                Some(0) => health.push("no critical warning".to_owned()),
+                Some(bits) => health.push(format!("critical warning {bits:#04x}")),
+                None => {}
+            }
+            if !health.is_empty() {
+                line += &format!("; nvme: {}", health.join(", "));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+pub fn diskstats(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
+    // The kernel counts sectors of 512 bytes, whatever the device's own.
+    const SECTOR: u64 = 512;
+    for device in items(reply) {
+        let mut name = text(device, "name").unwrap_or_default();
+        if let (Some(major), Some(minor)) = (device["major"].as_u64(), device["minor"].as_u64()) {
+            name += &format!(" ({major}:{minor})");
+        }
+        let stats = &device["stats"];
+        let mut parts = Vec::new();
+        for (done, kind) in [
+            ("read", "read"),
+            ("written", "write"),
+            ("discarded", "discard"),
+        ] {
+            let sectors = stats[format!("{kind}-sectors")].as_u64();
+            let ios = stats[format!("{kind}-ios")].as_u64();
+            match (sectors, ios) {
+                (Some(sectors), Some(ios)) => parts.push(format!(
+                    "{done} {} in {ios} ios",
+                    human_bytes(sectors.saturating_mul(SECTOR))
+                )),
+                (Some(sectors), None) => parts.push(format!(
+                    "{done} {}",
+                    human_bytes(sectors.saturating_mul(SECTOR))
+                )),
+                (None, Some(ios)) => parts.push(format!("{ios} {kind} ios")),
+                (None, None) => {}
+            }
+        }
+        if let Some(flushes) = stats["flush-ios"].as_u64() {
+            parts.push(format!("{flushes} flushes"));
+        }
+        if let Some(pending) = stats["ios-pgr"].as_u64() {
+            parts.push(format!("{pending} in flight"));
+        }
+        if parts.is_empty() {
+            writeln!(out, "{name}")?;
+        } else {
+            writeln!(out, "{name}: {}", parts.join(", "))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn cpustats(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
+    // The times that add up to the processor's whole time since boot.
+    const TIMES: [&str; 8] = [
+        "user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal",
+    ];
+    // Linux counts these in `user` and `nice` as well: shown, but not added again.
+    const GUEST: [&str; 2] = ["guest", "guestnice"];
+    for cpu in sorted_by(reply, "cpu") {
+        let id = text(cpu, "cpu").unwrap_or_default();
+        if cpu["type"] != "linux" {
+            writeln!(out, "cpu {id}: {cpu}")?;
+            continue;
+        }
+        let total: u64 = TIMES.iter().filter_map(|key| cpu[*key].as_u64()).sum();
+        let shares: Vec<String> = TIMES
+            .iter()
+            .chain(&GUEST)
+            .filter_map(|key| {
+                let ms = cpu[*key].as_u64()?;
+                let share = if total == 0 {
+                    0.0
+                } else {
+                    ms as f64 * 100.0 / total as f64
+                };
+                Some(format!("{key} {share:.1}%"))
+            })
+            .collect();
+        writeln!(
+            out,
+            "cpu {id} ({:.1} s): {}",
+            total as f64 / 1000.0,
+            shares.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+pub fn load(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
+    let average = |key: &str| reply[key].as_f64();
+    match (average("load1m"), average("load5m"), average("load15m")) {
+        (Some(one), Some(five), Some(fifteen)) => {
+            writeln!(out, "load average: {one:.2}, {five:.2}, {fifteen:.2}")
+        }
+        _ => writeln!(out, "{reply}"),
+    }
+}
+
+/// The length of an IPv4 network mask, "24" for "255.255.255.0"; the mask itself
+/// when it is not one run of ones.
+fn mask_length(mask: &str) -> String {
+    match mask.parse::<std::net::Ipv4Addr>() {
+        Ok(address) => {
+            let bits = u32::from(address);
+            if bits.leading_ones() == bits.count_ones() {
+                bits.count_ones().to_string()
+            } else {
+                mask.to_owned()
+            }
+        }
+        Err(_) => mask.to_owned(),
+    }
+}
+
+/// Routes as `ip route` writes them: "default via 192.0.2.1 dev eth0",
+/// "192.0.2.0/24 dev eth0", "fd00::/64 dev eth0 metric 256".
+pub fn routes(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
+    // The kernel's route flags (linux/route.h, linux/ipv6_route.h).
+    const RTF_REJECT: u64 = 0x0200;
+    const RTF_LOCAL: u64 = 0x8000_0000;
+    for route in items(reply) {
+        let v6 = route["version"].as_i64() == Some(6);
+        let destination = text(route, "destination").unwrap_or_default();
+        let (length, host, on_link, via) = if v6 {
+            (
+                text(route, "desprefixlen"),
+                "128",
+                "::",
+                text(route, "nexthop"),
+            )
+        } else {
+            (
+                text(route, "mask").map(|mask| mask_length(&mask)),
+                "32",
+                "0.0.0.0",
+                text(route, "gateway"),
+            )
+        };
+        let flags = route["flags"].as_u64().unwrap_or(0);
+        let mut line = String::new();
+        if flags & RTF_REJECT != 0 {
+            line += "unreachable ";
+        } else if flags & RTF_LOCAL != 0 {
+            line += "local ";
+        }
+        match length.as_deref() {
+            Some("0") => line += "default",
+            Some(length) if length != host => line += &format!("{destination}/{length}"),
+            _ => line += &destination,
+        }
+        if let (Some(source), Some(length)) = (text(route, "source"), text(route, "srcprefixlen")) {
+            if length != "0" {
+                line += &format!(" from {source}/{length}");
+            }
+        }
+        if let Some(via) = via.filter(|via| via != on_link) {
+            line += &format!(" via {via}");
+        }
+        if let Some(iface) = text(route, "iface") {
+            line += &format!(" dev {iface}");
+        }
+        for key in ["metric", "mtu"] {
+            if let Some(n) = route[key].as_u64().filter(|&n| n != 0) {
+                line += &format!(" {key} {n}");
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+/// An account's SSH keys, one a line.
+pub fn keys(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
+    for key in items(&reply["keys"]) {
+        plain(out, key)?;
+    }
+    Ok(())
+}
+
 pub fn memory_blocks(out: &mut dyn Write, reply: &Value) -> io::Result<()> {
     for block in sorted_by(reply, "phys-index") {
         let index = text(block, "phys-index").unwrap_or_default();
@@ -289,6 +526,53 @@ mod tests {
         assert_eq!(
             shown(|o| super::interfaces(o, &reply)),
             "lo: 00:00:00:00:00:00\n    inet 127.0.0.1/8\n    inet6 ::1/128\n    rx 10 bytes, tx 20 bytes\n"
+        );
+    }
+
+    #[test]
+    fn routes_like_ip_route() {
+        let reply = json!([
+            {"iface": "eth0", "destination": "0.0.0.0", "gateway": "192.0.2.1",
+             "mask": "0.0.0.0", "metric": 0, "flags": 3, "version": 4},
+            {"iface": "eth0", "destination": "192.0.2.0", "gateway": "0.0.0.0",
+             "mask": "255.255.255.0", "metric": 100, "mtu": 1400, "flags": 1, "version": 4},
+            {"iface": "eth0", "destination": "10.0.0.0", "gateway": "0.0.0.0",
+             "mask": "255.0.255.0", "metric": 0, "version": 4},
+            {"iface": "eth0", "destination": "192.0.2.9", "gateway": "0.0.0.0",
+             "mask": "255.255.255.255", "metric": 0, "version": 4},
+            {"iface": "eth0", "destination": "::", "desprefixlen": "0", "nexthop": "fd00::1",
+             "source": "::", "srcprefixlen": "0", "metric": 1024, "flags": 3, "version": 6},
+            {"iface": "eth0", "destination": "fd00::", "desprefixlen": "64", "nexthop": "::",
+             "source": "fd01::", "srcprefixlen": "48", "metric": 256, "flags": 1, "version": 6},
+            {"iface": "lo", "destination": "::1", "desprefixlen": "128", "nexthop": "::",
+             "metric": 0, "flags": 2_149_580_801_u64, "version": 6},
+            {"iface": "lo", "destination": "::", "desprefixlen": "0", "nexthop": "::",
+             "metric": 4_294_967_295_u64, "flags": 2_097_664, "version": 6}]);
+        assert_eq!(
+            shown(|o| super::routes(o, &reply)),
+            "default via 192.0.2.1 dev eth0\n\
+             192.0.2.0/24 dev eth0 metric 100 mtu 1400\n\
+             10.0.0.0/255.0.255.0 dev eth0\n\
+             192.0.2.9 dev eth0\n\
+             default via fd00::1 dev eth0 metric 1024\n\
+             fd00::/64 from fd01::/48 dev eth0 metric 256\n\
+             local ::1 dev lo\n\
+             unreachable default dev lo metric 4294967295\n"
+        );
+    }
+
+    #[test]
+    fn cpustats_as_shares_of_the_whole() {
+        let reply = json!([
+            {"type": "linux", "cpu": 1, "user": 500, "nice": 0, "system": 250, "idle": 250},
+            {"type": "linux", "cpu": 0, "user": 0, "nice": 0, "system": 0, "idle": 0,
+             "guest": 0},
+            {"type": "windows", "cpu": 2}]);
+        assert_eq!(
+            shown(|o| super::cpustats(o, &reply)),
+            "cpu 0 (0.0 s): user 0.0%, nice 0.0%, system 0.0%, idle 0.0%, guest 0.0%\n\
+             cpu 1 (1.0 s): user 50.0%, nice 0.0%, system 25.0%, idle 25.0%\n\
+             cpu 2: {\"cpu\":2,\"type\":\"windows\"}\n"
         );
     }
 

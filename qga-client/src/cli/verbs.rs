@@ -1,54 +1,24 @@
 //! Running one verb against one agent.
 //!
 //! A verb makes its calls through `calls`, prints the reply through `show` (or as JSON
-//! with `--json`), and returns the exit status.
+//! with `--json`), and returns the exit status. A new verb is a variant in `args`, an
+//! arm here, and its printing in `show`; a command with arguments also gets its
+//! function in `calls` (one without is `calls::query` of its descriptor).
 
 use std::io::Write;
 
 use qga_client::{Client, Error, ExecRequest, Transport};
+use qga_types::commands::{
+    GuestFsfreezeStatus, GuestFsfreezeThaw, GuestGetCpustats, GuestGetDisks, GuestGetDiskstats,
+    GuestGetFsinfo, GuestGetHostName, GuestGetLoad, GuestGetMemoryBlockInfo, GuestGetMemoryBlocks,
+    GuestGetOsinfo, GuestGetTime, GuestGetTimezone, GuestGetUsers, GuestGetVcpus, GuestInfo,
+    GuestNetworkGetInterfaces, GuestNetworkGetRoute, GuestPing,
+};
 use serde_json::{json, Value};
 
-use super::args::{ExecArgs, FreezeAction, SuspendMode, Verb};
+use super::args::{ExecArgs, FreezeAction, SshKeysAction, SuspendMode, Verb};
+use super::failure::{Failure, Outcome};
 use super::{calls, copy, show};
-
-/// Why a verb failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Failure {
-    /// A call to the agent failed.
-    #[error("{0}")]
-    Call(#[from] Error),
-    /// The command line asks for something impossible.
-    #[error("{0}")]
-    Usage(String),
-    /// A local file failed.
-    #[error("{0}")]
-    Local(String),
-    /// Writing the output failed.
-    #[error("cannot write the output: {0}")]
-    Output(#[from] std::io::Error),
-}
-
-impl Failure {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            Failure::Usage(_) => 2,
-            Failure::Call(_) | Failure::Local(_) | Failure::Output(_) => 1,
-        }
-    }
-
-    /// Whether the reader of the output went away (`qga cat FILE | head`): not worth a
-    /// complaint.
-    pub fn is_broken_pipe(&self) -> bool {
-        let io = match self {
-            Failure::Output(e) | Failure::Call(Error::Local(e)) => e,
-            _ => return false,
-        };
-        io.kind() == std::io::ErrorKind::BrokenPipe
-    }
-}
-
-/// The exit status of a verb, or why it failed.
-pub type Outcome = Result<i32, Failure>;
 
 /// What every agent's run shares, prepared once before the agents are contacted.
 #[derive(Debug, Default)]
@@ -63,6 +33,8 @@ pub struct Context<'a> {
     pub exec_input: Option<&'a [u8]>,
     /// The direction of `cp`, checked up front.
     pub copy: Option<copy::Direction>,
+    /// The keys of `ssh-keys add|remove`, gathered and checked up front.
+    pub keys: Vec<String>,
 }
 
 pub fn run<T: Transport>(
@@ -92,7 +64,7 @@ pub fn run<T: Transport>(
     };
     match verb {
         Verb::Ping => {
-            let reply = calls::ping(client)?;
+            let reply = calls::query::<GuestPing>(client)?;
             if ctx.json {
                 writeln!(out, "{reply}")?;
             } else {
@@ -100,7 +72,7 @@ pub fn run<T: Transport>(
             }
             Ok(0)
         }
-        Verb::Info => print(out, calls::info(client)?, show::info),
+        Verb::Info => print(out, calls::query::<GuestInfo>(client)?, show::info),
         Verb::Sync => {
             client.sync()?;
             if !ctx.json {
@@ -108,29 +80,77 @@ pub fn run<T: Transport>(
             }
             Ok(0)
         }
-        Verb::Time => print(out, calls::get_time(client)?, show::time),
+        Verb::Time => print(out, calls::query::<GuestGetTime>(client)?, show::time),
         Verb::SetTime { nanoseconds } => silent(out, calls::set_time(client, *nanoseconds)?),
-        Verb::Hostname => print(out, calls::host_name(client)?, show::host_name),
-        Verb::Timezone => print(out, calls::timezone(client)?, show::timezone),
-        Verb::Osinfo => print(out, calls::osinfo(client)?, show::osinfo),
-        Verb::Users => print(out, calls::users(client)?, show::users),
-        Verb::Interfaces => print(out, calls::interfaces(client)?, show::interfaces),
-        Verb::Vcpus => print(out, calls::vcpus(client)?, show::vcpus),
-        Verb::Fsinfo => print(out, calls::fsinfo(client)?, show::fsinfo),
-        Verb::MemoryBlocks => print(out, calls::memory_blocks(client)?, show::memory_blocks),
+        Verb::Hostname => print(
+            out,
+            calls::query::<GuestGetHostName>(client)?,
+            show::host_name,
+        ),
+        Verb::Timezone => print(
+            out,
+            calls::query::<GuestGetTimezone>(client)?,
+            show::timezone,
+        ),
+        Verb::Osinfo => print(out, calls::query::<GuestGetOsinfo>(client)?, show::osinfo),
+        Verb::Users => print(out, calls::query::<GuestGetUsers>(client)?, show::users),
+        Verb::Interfaces => print(
+            out,
+            calls::query::<GuestNetworkGetInterfaces>(client)?,
+            show::interfaces,
+        ),
+        Verb::Vcpus => print(out, calls::query::<GuestGetVcpus>(client)?, show::vcpus),
+        Verb::Fsinfo => print(out, calls::query::<GuestGetFsinfo>(client)?, show::fsinfo),
+        Verb::Disks => print(out, calls::query::<GuestGetDisks>(client)?, show::disks),
+        Verb::Diskstats => print(
+            out,
+            calls::query::<GuestGetDiskstats>(client)?,
+            show::diskstats,
+        ),
+        Verb::Cpustats => print(
+            out,
+            calls::query::<GuestGetCpustats>(client)?,
+            show::cpustats,
+        ),
+        Verb::Load => print(out, calls::query::<GuestGetLoad>(client)?, show::load),
+        Verb::Routes => print(
+            out,
+            calls::query::<GuestNetworkGetRoute>(client)?,
+            show::routes,
+        ),
+        Verb::SshKeys { action } => match action {
+            SshKeysAction::Get { user } => {
+                print(out, calls::ssh_get_keys(client, user)?, show::keys)
+            }
+            SshKeysAction::Add { user, reset, .. } => {
+                silent(out, calls::ssh_add_keys(client, user, keys(ctx)?, *reset)?)
+            }
+            SshKeysAction::Remove { user, .. } => {
+                silent(out, calls::ssh_remove_keys(client, user, keys(ctx)?)?)
+            }
+        },
+        Verb::MemoryBlocks => print(
+            out,
+            calls::query::<GuestGetMemoryBlocks>(client)?,
+            show::memory_blocks,
+        ),
         Verb::MemoryBlockInfo => print(
             out,
-            calls::memory_block_info(client)?,
+            calls::query::<GuestGetMemoryBlockInfo>(client)?,
             show::memory_block_info,
         ),
         Verb::Fsfreeze { action } => match action {
-            FreezeAction::Status => print(out, calls::fsfreeze_status(client)?, show::plain),
+            FreezeAction::Status => print(
+                out,
+                calls::query::<GuestFsfreezeStatus>(client)?,
+                show::plain,
+            ),
             FreezeAction::Freeze { mountpoints } => {
                 print(out, calls::fsfreeze_freeze(client, mountpoints)?, |o, r| {
                     show::filesystems(o, r, "frozen")
                 })
             }
-            FreezeAction::Thaw => print(out, calls::fsfreeze_thaw(client)?, |o, r| {
+            FreezeAction::Thaw => print(out, calls::query::<GuestFsfreezeThaw>(client)?, |o, r| {
                 show::filesystems(o, r, "thawed")
             }),
         },
@@ -138,7 +158,7 @@ pub fn run<T: Transport>(
         Verb::Exec(args) => exec(client, args, ctx, out, err),
         Verb::Cat { path } => copy::cat(client, path, out),
         Verb::Cp { .. } => match &ctx.copy {
-            Some(direction) => copy::cp(client, direction, ctx, out),
+            Some(direction) => copy::cp(client, direction, ctx.progress, ctx.stdin, out),
             None => Err(Failure::Usage("cp: no direction".to_owned())),
         },
         Verb::FileOpen { path, mode } => {
@@ -186,6 +206,16 @@ pub fn run<T: Transport>(
         Verb::SuspendHybrid => suspend(client, SuspendMode::Hybrid),
         Verb::Raw { request, arguments } => raw(client, request, arguments.as_deref(), ctx, out),
     }
+}
+
+/// The keys of `ssh-keys add|remove`, gathered up front.
+fn keys<'a>(ctx: &'a Context<'_>) -> Result<&'a [String], Failure> {
+    // `cli::run` refuses an empty list before any agent is contacted; checked again
+    // here because an empty `add --reset` would wipe the account's keys.
+    if ctx.keys.is_empty() {
+        return Err(Failure::Usage("ssh-keys: no keys given".to_owned()));
+    }
+    Ok(&ctx.keys)
 }
 
 fn suspend<T: Transport>(client: &mut Client<T>, mode: SuspendMode) -> Outcome {

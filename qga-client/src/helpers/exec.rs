@@ -4,20 +4,23 @@
 //! it has exited and, once it has, gives its exit code or signal and its captured
 //! output (the agent forgets the process after that answer). The helper polls with a
 //! backoff from 1 ms doubling to 100 ms, so a quick command returns quickly and a slow
-//! one costs few calls. The blocking and the tokio client share the requests, the
-//! reading of the status and the backoff; the tokio one sleeps on tokio's timer.
+//! one costs few calls. [`Exec`] is that as an operation, which both clients run; each
+//! pauses on its own clock.
 
-use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
+use qga_types::commands::{
+    GuestExec, GuestExecArguments, GuestExecStatus, GuestExecStatusArguments,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::async_client::AsyncClient;
-use crate::client::{Client, Expect};
+use crate::client::Client;
+use crate::connection::{Call, Exchange};
 use crate::error::Error;
-use crate::message::decode_reply;
+use crate::message::decode;
+use crate::operation::{command, send, Operation, Outcome, Step};
+use crate::options::Options;
 use crate::transport::Transport;
 
 /// The first pause between two status polls.
@@ -117,82 +120,6 @@ impl ExecOutput {
     }
 }
 
-const EXEC: &str = "guest-exec";
-const STATUS: &str = "guest-exec-status";
-
-#[derive(Serialize)]
-struct ExecArguments<'a> {
-    path: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    arg: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    env: &'a [String],
-    #[serde(rename = "input-data", skip_serializing_if = "Option::is_none")]
-    input_data: Option<String>,
-    #[serde(rename = "capture-output")]
-    capture_output: bool,
-}
-
-impl<'a> ExecArguments<'a> {
-    fn new(request: &'a ExecRequest) -> ExecArguments<'a> {
-        ExecArguments {
-            path: &request.path,
-            arg: &request.args,
-            env: &request.env,
-            input_data: request.input.as_deref().map(qga_types::base64::encode),
-            capture_output: request.capture_output,
-        }
-    }
-}
-
-#[derive(Deserialize)]
-struct ExecStarted {
-    pid: i64,
-}
-
-fn decode_started(bytes: &[u8]) -> Result<i64, Error> {
-    decode_reply::<ExecStarted>(EXEC, bytes).map(|s| s.pid)
-}
-
-#[derive(Serialize)]
-struct StatusArguments {
-    pid: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct ExecStatus<'a> {
-    exited: bool,
-    #[serde(default)]
-    exitcode: Option<i64>,
-    #[serde(default)]
-    signal: Option<i64>,
-    #[serde(default, borrow)]
-    out_data: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    err_data: Option<Cow<'a, str>>,
-    #[serde(default)]
-    out_truncated: Option<bool>,
-    #[serde(default)]
-    err_truncated: Option<bool>,
-}
-
-/// Reads a `guest-exec-status` reply: `None` while the program runs.
-fn decode_status(bytes: &[u8]) -> Result<Option<ExecOutput>, Error> {
-    let status: ExecStatus<'_> = decode_reply(STATUS, bytes)?;
-    if !status.exited {
-        return Ok(None);
-    }
-    Ok(Some(ExecOutput {
-        exit_code: status.exitcode,
-        signal: status.signal,
-        stdout: decode_output(STATUS, status.out_data.as_deref())?,
-        stderr: decode_output(STATUS, status.err_data.as_deref())?,
-        stdout_truncated: status.out_truncated.unwrap_or(false),
-        stderr_truncated: status.err_truncated.unwrap_or(false),
-    }))
-}
-
 /// The pauses between status polls: doubling from [`FIRST_POLL`] to [`MAX_POLL`], and
 /// never past the wait's timeout.
 #[derive(Debug)]
@@ -227,90 +154,217 @@ impl Backoff {
     }
 }
 
+/// The `guest-exec` arguments for `request`.
+fn arguments(request: &ExecRequest) -> GuestExecArguments {
+    let listed = |items: &[String]| (!items.is_empty()).then(|| items.to_vec());
+    GuestExecArguments {
+        path: request.path.clone(),
+        arg: listed(&request.args),
+        env: listed(&request.env),
+        input_data: request.input.clone(),
+        // The flag form: true is "separated", as every agent since 2.5 reads it.
+        capture_output: Some(qga_types::GuestExecCaptureOutput::Flag(
+            request.capture_output,
+        )),
+    }
+}
+
+/// Reads a `guest-exec-status` reply: `None` while the program runs.
+fn decode_status(bytes: &[u8]) -> Result<Option<ExecOutput>, Error> {
+    let status = decode::<GuestExecStatus>(bytes)?;
+    if !status.exited {
+        return Ok(None);
+    }
+    Ok(Some(ExecOutput {
+        exit_code: status.exitcode,
+        signal: status.signal,
+        stdout: status.out_data.unwrap_or_default(),
+        stderr: status.err_data.unwrap_or_default(),
+        stdout_truncated: status.out_truncated.unwrap_or(false),
+        stderr_truncated: status.err_truncated.unwrap_or(false),
+    }))
+}
+
+/// Starts a program; its pid.
+fn start(request: &ExecRequest, options: &Options) -> impl Operation<Output = Result<i64, Error>> {
+    command::<GuestExec, _>(
+        Some(arguments(request)),
+        Call::new(options.timeout),
+        |bytes: &[u8]| decode::<GuestExec>(bytes).map(|started| started.pid),
+    )
+}
+
+/// Asks once whether a program has ended.
+fn status(
+    pid: i64,
+    options: &Options,
+) -> impl Operation<Output = Result<Option<ExecOutput>, Error>> {
+    command::<GuestExecStatus, _>(
+        Some(GuestExecStatusArguments { pid }),
+        Call::new(options.timeout),
+        decode_status,
+    )
+}
+
+/// Where an [`Exec`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    /// Starting the program.
+    Starting,
+    /// Asking whether it has ended.
+    Polling,
+    /// Pausing before the next poll.
+    Pausing,
+}
+
+/// Runs a program (or waits for one started before) until it ends.
+pub(crate) struct Exec<'r> {
+    request: Option<&'r ExecRequest>,
+    stage: Stage,
+    pid: i64,
+    /// How long to wait for the program to end; `None`: for ever.
+    wait: Option<Duration>,
+    backoff: Option<Backoff>,
+    output: Option<ExecOutput>,
+    timeout: Duration,
+}
+
+impl<'r> Exec<'r> {
+    /// Starts `request` and waits for it to end.
+    pub(crate) fn run(request: &'r ExecRequest, options: &Options) -> Exec<'r> {
+        Exec::new(Some(request), 0, request.timeout, options)
+    }
+
+    /// Waits for the program `pid` to end, up to `wait`.
+    pub(crate) fn wait(pid: i64, wait: Option<Duration>, options: &Options) -> Exec<'r> {
+        Exec::new(None, pid, wait, options)
+    }
+
+    fn new(
+        request: Option<&'r ExecRequest>,
+        pid: i64,
+        wait: Option<Duration>,
+        options: &Options,
+    ) -> Exec<'r> {
+        Exec {
+            request,
+            stage: Stage::Start,
+            pid,
+            wait,
+            backoff: None,
+            output: None,
+            timeout: options.timeout,
+        }
+    }
+
+    fn call(&self) -> Exchange {
+        Exchange::Call(Call::new(self.timeout))
+    }
+
+    /// The step that asks whether the program has ended.
+    fn poll(&mut self, request: &mut Vec<u8>) -> Step<'static, Result<ExecOutput, Error>> {
+        self.stage = Stage::Polling;
+        // The wait starts with the first poll.
+        let wait = self.wait;
+        self.backoff.get_or_insert_with(|| Backoff::new(wait));
+        let arguments = GuestExecStatusArguments { pid: self.pid };
+        send::<GuestExecStatus, _>(request, &arguments, self.call())
+            .unwrap_or_else(|e| Step::Done(Err(e)))
+    }
+}
+
+impl Operation for Exec<'_> {
+    type Output = Result<ExecOutput, Error>;
+
+    fn next(&mut self, last: Outcome, request: &mut Vec<u8>) -> Step<'_, Self::Output> {
+        if let Outcome::Failed(e) = last {
+            return Step::Done(Err(e));
+        }
+        match self.stage {
+            Stage::Start => match self.request {
+                Some(program) => {
+                    self.stage = Stage::Starting;
+                    send::<GuestExec, _>(request, &arguments(program), self.call())
+                        .unwrap_or_else(|e| Step::Done(Err(e)))
+                }
+                None => self.poll(request),
+            },
+            Stage::Starting | Stage::Pausing => self.poll(request),
+            Stage::Polling => {
+                if let Some(output) = self.output.take() {
+                    return Step::Done(Ok(output));
+                }
+                let wait = self.wait;
+                let backoff = self.backoff.get_or_insert_with(|| Backoff::new(wait));
+                match backoff.next_pause() {
+                    Ok(pause) => {
+                        self.stage = Stage::Pausing;
+                        Step::Sleep(pause)
+                    }
+                    Err(e) => Step::Done(Err(e)),
+                }
+            }
+        }
+    }
+
+    fn reply(&mut self, response: Option<&[u8]>) -> Result<(), Error> {
+        // Both commands answer: `None` (silence) does not come.
+        let Some(bytes) = response else {
+            return Ok(());
+        };
+        match self.stage {
+            Stage::Starting => self.pid = decode::<GuestExec>(bytes)?.pid,
+            Stage::Polling => self.output = decode_status(bytes)?,
+            Stage::Start | Stage::Pausing => {}
+        }
+        Ok(())
+    }
+}
+
 impl<T: Transport> Client<T> {
     /// Runs a program in the guest and waits for it to end.
     pub fn exec(&mut self, request: &ExecRequest) -> Result<ExecOutput, Error> {
-        let pid = self.exec_start(request)?;
-        self.exec_wait(pid, request.timeout)
+        let mut op = Exec::run(request, self.options());
+        self.perform(&mut op)
     }
 
     /// Starts a program in the guest; returns its pid.
     pub fn exec_start(&mut self, request: &ExecRequest) -> Result<i64, Error> {
-        let timeout = self.options().timeout;
-        let arguments = ExecArguments::new(request);
-        let started = self.call_with(
-            EXEC,
-            Some(&arguments),
-            Expect::Response,
-            timeout,
-            decode_started,
-        )?;
-        started.ok_or(Error::Disconnected)
+        let mut op = start(request, self.options());
+        self.perform(&mut op)
     }
 
     /// Asks once whether the program `pid` has ended; `None` while it runs.
     pub fn exec_status(&mut self, pid: i64) -> Result<Option<ExecOutput>, Error> {
-        let timeout = self.options().timeout;
-        let arguments = StatusArguments { pid };
-        let status = self.call_with(
-            STATUS,
-            Some(&arguments),
-            Expect::Response,
-            timeout,
-            decode_status,
-        )?;
-        Ok(status.flatten())
+        let mut op = status(pid, self.options());
+        self.perform(&mut op)
     }
 
     /// Polls until the program `pid` ends, or `timeout` passes (it then keeps running).
     pub fn exec_wait(&mut self, pid: i64, timeout: Option<Duration>) -> Result<ExecOutput, Error> {
-        let mut backoff = Backoff::new(timeout);
-        loop {
-            if let Some(output) = self.exec_status(pid)? {
-                return Ok(output);
-            }
-            std::thread::sleep(backoff.next_pause()?);
-        }
+        let mut op = Exec::wait(pid, timeout, self.options());
+        self.perform(&mut op)
     }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
     /// Runs a program in the guest and waits for it to end; see [`Client::exec`].
     pub async fn exec(&mut self, request: &ExecRequest) -> Result<ExecOutput, Error> {
-        let pid = self.exec_start(request).await?;
-        self.exec_wait(pid, request.timeout).await
+        let mut op = Exec::run(request, self.options());
+        self.perform(&mut op).await
     }
 
     /// Starts a program in the guest; returns its pid.
     pub async fn exec_start(&mut self, request: &ExecRequest) -> Result<i64, Error> {
-        let timeout = self.options().timeout;
-        let arguments = ExecArguments::new(request);
-        let started = self
-            .call_with(
-                EXEC,
-                Some(&arguments),
-                Expect::Response,
-                timeout,
-                decode_started,
-            )
-            .await?;
-        started.ok_or(Error::Disconnected)
+        let mut op = start(request, self.options());
+        self.perform(&mut op).await
     }
 
     /// Asks once whether the program `pid` has ended; `None` while it runs.
     pub async fn exec_status(&mut self, pid: i64) -> Result<Option<ExecOutput>, Error> {
-        let timeout = self.options().timeout;
-        let arguments = StatusArguments { pid };
-        let status = self
-            .call_with(
-                STATUS,
-                Some(&arguments),
-                Expect::Response,
-                timeout,
-                decode_status,
-            )
-            .await?;
-        Ok(status.flatten())
+        let mut op = status(pid, self.options());
+        self.perform(&mut op).await
     }
 
     /// Polls until the program `pid` ends, or `timeout` passes (it then keeps running).
@@ -319,23 +373,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
         pid: i64,
         timeout: Option<Duration>,
     ) -> Result<ExecOutput, Error> {
-        let mut backoff = Backoff::new(timeout);
-        loop {
-            if let Some(output) = self.exec_status(pid).await? {
-                return Ok(output);
-            }
-            tokio::time::sleep(backoff.next_pause()?).await;
-        }
-    }
-}
-
-/// Decodes captured output.
-fn decode_output(command: &str, data: Option<&str>) -> Result<Vec<u8>, Error> {
-    match data {
-        None => Ok(Vec::new()),
-        Some(text) => {
-            qga_types::base64::decode(text).map_err(|e| Error::Protocol(format!("{command}: {e}")))
-        }
+        let mut op = Exec::wait(pid, timeout, self.options());
+        self.perform(&mut op).await
     }
 }
 
@@ -343,8 +382,44 @@ fn decode_output(command: &str, data: Option<&str>) -> Result<Vec<u8>, Error> {
 mod tests {
     use std::time::Duration;
 
-    use super::{Backoff, ExecOutput, ExecRequest, MAX_POLL};
+    use serde_json::json;
+
+    use super::{Backoff, Exec, ExecOutput, ExecRequest, MAX_POLL};
     use crate::error::Error;
+    use crate::operation::tests::{answer, Script};
+    use crate::options::Options;
+
+    #[test]
+    fn runs_a_program_and_polls_until_it_ends() {
+        let mut script = Script::new(vec![
+            answer(json!({"pid": 40})),
+            answer(json!({"exited": false})),
+            answer(
+                json!({"exited": true, "exitcode": 3, "out-data": "aGk=", "err-truncated": true}),
+            ),
+        ]);
+        let request = ExecRequest::new("sh").args(["-c", "x"]).input("in");
+        let mut op = Exec::run(&request, &Options::default());
+        let output = script.run(&mut op).unwrap();
+        assert_eq!(output.exit_code, Some(3));
+        assert_eq!(output.stdout, b"hi");
+        assert!(output.stderr.is_empty() && output.stderr_truncated);
+        let status = r#"{"execute":"guest-exec-status","arguments":{"pid":40}}"#;
+        assert_eq!(
+            script.log,
+            [
+                r#"{"execute":"guest-exec","arguments":{"path":"sh","arg":["-c","x"],"input-data":"aW4=","capture-output":true}}"#,
+                status,
+                "sleep",
+                status,
+            ]
+        );
+
+        let bad = answer(json!({"exited": true, "out-data": "!!"}));
+        let mut op = Exec::wait(40, None, &Options::default());
+        let e = Script::new(vec![bad]).run(&mut op).unwrap_err();
+        assert!(matches!(e, Error::UnexpectedReply { .. }), "{e:?}");
+    }
 
     #[test]
     fn builds_requests() {

@@ -8,43 +8,157 @@
 //!
 //! Freezing syncs every filesystem first, which can take long on a busy guest, so the
 //! freeze call is given [`Options::freeze_timeout`](crate::Options::freeze_timeout) (a
-//! minute by default) when that is longer than the client's timeout.
+//! minute by default) when that is longer than the client's timeout. A freeze that
+//! fails without a clear answer (a timeout, a garbled reply) may have frozen the guest
+//! all the same, so it is thawed to be safe: [`Freeze`], the operation both clients
+//! run.
 //!
 //! The tokio client's [`AsyncFreezeGuard`] cannot thaw in its destructor, which cannot
 //! wait: it thaws explicitly, or through a task its drop spawns (described there).
 
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::Value;
+use qga_types::commands::{
+    GuestFsfreezeFreeze, GuestFsfreezeFreezeList, GuestFsfreezeFreezeListArguments,
+    GuestFsfreezeThaw,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::async_client::AsyncClient;
-use crate::client::{Client, Expect};
+use crate::client::Client;
+use crate::connection::{Call, Exchange};
 use crate::error::Error;
-use crate::message::decode_reply;
+use crate::message::{decode, encode};
+use crate::operation::{command, send, Operation, Outcome, Step};
 use crate::options::Options;
 use crate::transport::Transport;
 
-pub(crate) const FREEZE: &str = "guest-fsfreeze-freeze";
-pub(crate) const FREEZE_LIST: &str = "guest-fsfreeze-freeze-list";
-pub(crate) const THAW: &str = "guest-fsfreeze-thaw";
-
-#[derive(Serialize)]
-struct FreezeListArguments<'a> {
-    mountpoints: &'a [&'a str],
-}
-
-/// The time a freeze is given: it syncs every filesystem first.
-fn freeze_timeout(options: &Options) -> Duration {
-    options.timeout.max(options.freeze_timeout)
-}
-
-/// Whether a failed freeze may have left filesystems frozen. On its own errors the
-/// agent has thawed everything already; after a timeout or a garbled reply nobody
-/// knows, so the caller thaws to be safe.
+/// Whether a failed freeze (or thaw) may have left filesystems frozen. On its own
+/// errors the agent has thawed everything already; after a timeout or a garbled reply
+/// nobody knows, so the caller thaws to be safe.
 fn may_be_frozen(e: &Error) -> bool {
     !e.is_agent_error()
+}
+
+/// Thaws every frozen filesystem; how many were thawed.
+fn thaw(options: &Options) -> impl Operation<Output = Result<i64, Error>> {
+    command::<GuestFsfreezeThaw, _>(
+        None,
+        Call::new(options.timeout),
+        decode::<GuestFsfreezeThaw>,
+    )
+}
+
+/// Where a [`Freeze`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    /// Freezing.
+    Freezing,
+    /// Thawing after a freeze that failed without a clear answer.
+    Thawing,
+}
+
+/// Freezes filesystems (all, or those at some mountpoints); after a failure that
+/// leaves it unknown whether they froze, thaws them.
+pub(crate) struct Freeze<'m> {
+    /// `None`: every freezable filesystem.
+    mountpoints: Option<&'m [&'m str]>,
+    stage: Stage,
+    frozen: i64,
+    /// The freeze's error, kept while thawing.
+    error: Option<Error>,
+    /// Whether that thaw failed without a clear answer too.
+    thaw_failed: bool,
+    timeout: Duration,
+    /// The time the freeze is given: it syncs every filesystem first.
+    freeze_timeout: Duration,
+}
+
+impl<'m> Freeze<'m> {
+    pub(crate) fn new(mountpoints: Option<&'m [&'m str]>, options: &Options) -> Freeze<'m> {
+        Freeze {
+            mountpoints,
+            stage: Stage::Start,
+            frozen: 0,
+            error: None,
+            thaw_failed: false,
+            timeout: options.timeout,
+            freeze_timeout: options.timeout.max(options.freeze_timeout),
+        }
+    }
+
+    /// Whether the freeze failed and so did the thaw after it, for want of an answer:
+    /// the guest may still be frozen.
+    pub(crate) fn thaw_failed(&self) -> bool {
+        self.thaw_failed
+    }
+
+    fn freeze(&self, request: &mut Vec<u8>) -> Result<Step<'static, Result<i64, Error>>, Error> {
+        let call = Exchange::Call(Call {
+            freeze: true,
+            ..Call::new(self.freeze_timeout)
+        });
+        match self.mountpoints {
+            None => {
+                encode::<GuestFsfreezeFreeze>(request, None)?;
+                Ok(Step::Exchange(call))
+            }
+            Some(mountpoints) => {
+                let arguments = GuestFsfreezeFreezeListArguments {
+                    mountpoints: Some(mountpoints.iter().map(|&m| m.to_owned()).collect()),
+                };
+                send::<GuestFsfreezeFreezeList, _>(request, &arguments, call)
+            }
+        }
+    }
+}
+
+impl Operation for Freeze<'_> {
+    type Output = Result<i64, Error>;
+
+    fn next(&mut self, last: Outcome, request: &mut Vec<u8>) -> Step<'_, Self::Output> {
+        match (self.stage, last) {
+            (Stage::Start, _) => {
+                self.stage = Stage::Freezing;
+                self.freeze(request).unwrap_or_else(|e| Step::Done(Err(e)))
+            }
+            (Stage::Freezing, Outcome::Failed(e)) if may_be_frozen(&e) => {
+                self.stage = Stage::Thawing;
+                self.error = Some(e);
+                match encode::<GuestFsfreezeThaw>(request, None) {
+                    Ok(()) => Step::Exchange(Exchange::Call(Call::new(self.timeout))),
+                    Err(thaw) => {
+                        self.thaw_failed = true;
+                        Step::Done(Err(self.error.take().unwrap_or(thaw)))
+                    }
+                }
+            }
+            (Stage::Freezing, Outcome::Failed(e)) => Step::Done(Err(e)),
+            (Stage::Freezing, _) => Step::Done(Ok(self.frozen)),
+            (Stage::Thawing, last) => {
+                self.thaw_failed = matches!(&last, Outcome::Failed(e) if may_be_frozen(e));
+                // Set when the thaw began.
+                Step::Done(Err(self.error.take().expect("the freeze's error")))
+            }
+        }
+    }
+
+    fn reply(&mut self, response: Option<&[u8]>) -> Result<(), Error> {
+        // Both commands answer: `None` (silence) does not come.
+        let Some(bytes) = response else {
+            return Ok(());
+        };
+        match self.stage {
+            Stage::Freezing if self.mountpoints.is_some() => {
+                self.frozen = decode::<GuestFsfreezeFreezeList>(bytes)?;
+            }
+            Stage::Freezing => self.frozen = decode::<GuestFsfreezeFreeze>(bytes)?,
+            Stage::Thawing => drop(decode::<GuestFsfreezeThaw>(bytes)?),
+            Stage::Start => {}
+        }
+        Ok(())
+    }
 }
 
 /// Filesystems frozen by [`Client::freeze`]; thawed when dropped or by
@@ -60,53 +174,32 @@ pub struct FreezeGuard<'c, T: Transport> {
 impl<T: Transport> Client<T> {
     /// Freezes every freezable filesystem of the guest.
     pub fn freeze(&mut self) -> Result<FreezeGuard<'_, T>, Error> {
-        self.freeze_call::<Value>(FREEZE, None)
+        self.freeze_with(None)
     }
 
     /// Freezes the filesystems mounted at `mountpoints` (the agent ignores those that
     /// are not mountpoints).
     pub fn freeze_list(&mut self, mountpoints: &[&str]) -> Result<FreezeGuard<'_, T>, Error> {
-        self.freeze_call(FREEZE_LIST, Some(&FreezeListArguments { mountpoints }))
+        self.freeze_with(Some(mountpoints))
     }
 
     /// Thaws every frozen filesystem; returns how many were thawed. For recovering
     /// from a freeze made elsewhere: a [`FreezeGuard`] thaws its own.
     pub fn thaw(&mut self) -> Result<i64, Error> {
-        let timeout = self.options().timeout;
-        self.int_call::<Value>(THAW, None, timeout)
+        let mut op = thaw(self.options());
+        self.perform(&mut op)
     }
 
-    fn freeze_call<A: Serialize>(
-        &mut self,
-        name: &str,
-        arguments: Option<&A>,
-    ) -> Result<FreezeGuard<'_, T>, Error> {
-        let timeout = freeze_timeout(self.options());
-        match self.int_call(name, arguments, timeout) {
-            Ok(frozen) => Ok(FreezeGuard {
-                client: self,
-                frozen,
-                thawed: false,
-            }),
-            Err(e) => {
-                if may_be_frozen(&e) {
-                    let _ = self.thaw();
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn int_call<A: Serialize>(
-        &mut self,
-        name: &str,
-        arguments: Option<&A>,
-        timeout: Duration,
-    ) -> Result<i64, Error> {
-        let reply = self.call_with(name, arguments, Expect::Response, timeout, |b| {
-            decode_reply::<i64>(name, b)
-        })?;
-        reply.ok_or(Error::Disconnected)
+    fn freeze_with(&mut self, mountpoints: Option<&[&str]>) -> Result<FreezeGuard<'_, T>, Error> {
+        let mut op = Freeze::new(mountpoints, self.options());
+        // A thaw after a failed freeze that failed too is as far as a blocking client
+        // can go: it has nothing to retry it with.
+        let frozen = self.perform(&mut op)?;
+        Ok(FreezeGuard {
+            client: self,
+            frozen,
+            thawed: false,
+        })
     }
 }
 
@@ -165,29 +258,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncClient<T> {
     /// Thaws every frozen filesystem; returns how many were thawed. For recovering
     /// from a freeze made elsewhere: an [`AsyncFreezeGuard`] thaws its own.
     pub async fn thaw(&mut self) -> Result<i64, Error> {
-        let timeout = self.options().timeout;
-        self.int_call::<Value>(THAW, None, timeout).await
-    }
-
-    async fn int_call<A: Serialize + Sync>(
-        &mut self,
-        name: &str,
-        arguments: Option<&A>,
-        timeout: Duration,
-    ) -> Result<i64, Error> {
-        let reply = self
-            .call_with(name, arguments, Expect::Response, timeout, |b| {
-                decode_reply::<i64>(name, b)
-            })
-            .await?;
-        reply.ok_or(Error::Disconnected)
+        let mut op = thaw(self.options());
+        self.perform(&mut op).await
     }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncClient<T> {
     /// Freezes every freezable filesystem of the guest.
     pub async fn freeze(&mut self) -> Result<AsyncFreezeGuard<'_, T>, Error> {
-        self.freeze_call::<Value>(FREEZE, None).await
+        self.freeze_with(None).await
     }
 
     /// Freezes the filesystems mounted at `mountpoints` (the agent ignores those that
@@ -196,34 +275,44 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncClient<T> {
         &mut self,
         mountpoints: &[&str],
     ) -> Result<AsyncFreezeGuard<'_, T>, Error> {
-        self.freeze_call(FREEZE_LIST, Some(&FreezeListArguments { mountpoints }))
-            .await
+        self.freeze_with(Some(mountpoints)).await
     }
 
-    async fn freeze_call<A: Serialize + Sync + ?Sized>(
+    async fn freeze_with(
         &mut self,
-        name: &str,
-        arguments: Option<&A>,
+        mountpoints: Option<&[&str]>,
     ) -> Result<AsyncFreezeGuard<'_, T>, Error> {
-        let timeout = freeze_timeout(self.options());
-        match self.call_freeze(name, arguments, timeout).await {
-            Ok(frozen) => Ok(AsyncFreezeGuard {
-                client: self,
-                frozen,
-                thawed: false,
-            }),
-            Err(e) => {
-                if may_be_frozen(&e) {
-                    if let Err(thaw) = self.thaw().await {
-                        if may_be_frozen(&thaw) {
-                            // Retried by a task, or else by the next call.
-                            self.thaw_in_background();
-                        }
-                    }
-                }
-                Err(e)
+        let mut op = Freeze::new(mountpoints, self.options());
+        let frozen = self.perform(&mut op).await;
+        if op.thaw_failed() {
+            // Retried by a task, or else by the next call.
+            thaw_in_background(self);
+        }
+        Ok(AsyncFreezeGuard {
+            client: self,
+            frozen: frozen?,
+            thawed: false,
+        })
+    }
+}
+
+/// Lends the client's stream to a task on the current tokio runtime that thaws the
+/// guest's filesystems; without a runtime, the client's next call thaws first. A thaw
+/// the task cannot get through stays owed, and the client's next call retries it.
+fn thaw_in_background<T>(client: &mut AsyncClient<T>)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let lent = client.lend(|mut borrower| async move {
+        if let Err(e) = borrower.thaw().await {
+            if may_be_frozen(&e) {
+                borrower.owe_thaw();
             }
         }
+        borrower
+    });
+    if !lent {
+        client.owe_thaw();
     }
 }
 
@@ -247,7 +336,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncFreezeGuard<'_, T>
         // before, the guard is dropped with it and the drop thaws.
         self.thawed = match &thawed {
             Ok(_) => true,
-            Err(e) => e.is_agent_error(),
+            Err(e) => !may_be_frozen(e),
         };
         thawed
     }
@@ -256,7 +345,60 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> AsyncFreezeGuard<'_, T>
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Drop for AsyncFreezeGuard<'_, T> {
     fn drop(&mut self) {
         if !self.thawed {
-            self.client.thaw_in_background();
+            thaw_in_background(self.client);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::Freeze;
+    use crate::error::Error;
+    use crate::operation::tests::{answer, Script};
+    use crate::options::Options;
+
+    #[test]
+    fn freezes_and_thaws_only_when_it_may_have_frozen() {
+        let options = Options::default();
+        let mut script = Script::new(vec![answer(json!(3))]);
+        let mut op = Freeze::new(Some(&["/a", "/b"]), &options);
+        assert_eq!(script.run(&mut op).unwrap(), 3);
+        assert_eq!(
+            script.log,
+            [r#"{"execute":"guest-fsfreeze-freeze-list","arguments":{"mountpoints":["/a","/b"]}}"#]
+        );
+
+        let timeout = || {
+            Err(Error::Timeout {
+                timeout: Duration::from_secs(60),
+            })
+        };
+        let mut script = Script::new(vec![timeout(), answer(json!(2))]);
+        let mut op = Freeze::new(None, &options);
+        assert!(matches!(script.run(&mut op), Err(Error::Timeout { .. })));
+        assert_eq!(
+            script.log,
+            [
+                r#"{"execute":"guest-fsfreeze-freeze"}"#,
+                r#"{"execute":"guest-fsfreeze-thaw"}"#
+            ]
+        );
+        assert!(!op.thaw_failed());
+
+        let mut op = Freeze::new(None, &options);
+        assert!(Script::new(vec![timeout(), timeout()])
+            .run(&mut op)
+            .is_err());
+        assert!(op.thaw_failed());
+
+        let refused = br#"{"error": {"class": "GenericError", "desc": "no fs"}}"#.to_vec();
+        let mut script = Script::new(vec![Ok(Some(refused))]);
+        let mut op = Freeze::new(None, &options);
+        assert!(matches!(script.run(&mut op), Err(Error::Agent { .. })));
+        assert_eq!(script.log.len(), 1, "the agent's refusal is not thawed");
     }
 }

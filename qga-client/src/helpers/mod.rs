@@ -1,14 +1,13 @@
 //! Operations built from several calls: file copies, running a program, freezing.
 //!
-//! Each module implements its operation for both clients, [`crate::Client`] and
-//! [`crate::AsyncClient`], around the same pieces: the requests, the decoding of the
-//! replies, the bookkeeping (progress, end of copy, poll backoff, when to thaw). Only
-//! the waiting differs.
+//! Each module writes its operation once, as an [`Operation`](crate::operation::Operation)
+//! without I/O, and gives both clients, [`crate::Client`] and [`crate::AsyncClient`],
+//! their entry points to it; the clients differ only in how they wait.
 //!
-//! They speak to the agent with the commands' wire names and small private wire
-//! structs of their own: a file chunk is read with its base64 text borrowed from the
-//! response and decoded straight into a reused buffer, which the generated types
-//! (owning `Vec<u8>`s) would not allow.
+//! Requests are the generated descriptors and argument types of
+//! [`qga_types::commands`]. A few replies are read through small private structs that
+//! borrow from the response (a file chunk's base64 text is decoded straight into a
+//! reused buffer), which the generated types, owning their bytes, do not allow yet.
 
 pub(crate) mod exec;
 pub(crate) mod file;

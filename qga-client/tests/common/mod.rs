@@ -202,6 +202,8 @@ pub struct FakeGuest {
     pub fail_read: Option<usize>,
     reads: usize,
     pub frozen: bool,
+    /// Each account's authorized SSH keys; an account missing here does not exist.
+    pub ssh_keys: HashMap<String, Vec<String>>,
 }
 
 impl FakeGuest {
@@ -371,6 +373,72 @@ impl FakeGuest {
             "guest-fstrim" => Answer::Return(json!({"paths": [
                 {"path": "/", "trimmed": 1_048_576, "minimum": 0},
                 {"path": "/boot", "error": "Operation not supported"}]})),
+            "guest-get-disks" => Answer::Return(json!([
+                {"name": "/dev/vda", "partition": false, "dependencies": [],
+                 "address": {"bus-type": "virtio", "bus": 0, "target": 0, "unit": 0,
+                    "dev": "/dev/vda", "serial": "SN1",
+                    "pci-controller": {"domain": 0, "bus": 0, "slot": 4, "function": 0}}},
+                {"name": "/dev/vda1", "partition": true, "dependencies": ["/dev/vda"]},
+                {"name": "/dev/dm-0", "partition": false, "alias": "vg0-root",
+                 "dependencies": ["/dev/vda1", "/dev/vdb"]},
+                {"name": "/dev/nvme0n1", "partition": false,
+                 "address": {"bus-type": "nvme", "bus": 0, "target": 0, "unit": 0,
+                    "pci-controller": {"domain": -1, "bus": -1, "slot": -1, "function": -1}},
+                 "smart": {"type": "nvme", "critical-warning": 0, "temperature": 310,
+                    "percentage-used": 3, "available-spare": 100}}])),
+            "guest-get-diskstats" => Answer::Return(json!([
+                {"name": "vda", "major": 254, "minor": 0, "stats": {
+                    "read-sectors": 2048, "read-ios": 10, "read-merges": 1,
+                    "write-sectors": 4_194_304, "write-ios": 20, "write-merges": 2,
+                    "discard-sectors": 0, "discard-ios": 0, "flush-ios": 5, "ios-pgr": 1,
+                    "total-ticks": 100}},
+                // An old kernel's counters: no discards, no flushes.
+                {"name": "vdb", "major": 254, "minor": 16, "stats": {
+                    "read-sectors": 1, "read-ios": 1, "write-ios": 0}}])),
+            "guest-get-cpustats" => Answer::Return(json!([
+                {"type": "linux", "cpu": 1, "user": 300, "nice": 0, "system": 100, "idle": 600},
+                {"type": "linux", "cpu": 0, "user": 6000, "nice": 100, "system": 1000,
+                 "idle": 2500, "iowait": 200, "irq": 0, "softirq": 100, "steal": 100,
+                 "guest": 0, "guestnice": 0}])),
+            "guest-get-load" => {
+                Answer::Return(json!({"load1m": 0.5, "load5m": 1.25, "load15m": 2.0}))
+            }
+            "guest-network-get-route" => Answer::Return(json!([
+                {"iface": "eth0", "destination": "0.0.0.0", "gateway": "192.0.2.1",
+                 "mask": "0.0.0.0", "metric": 0, "irtt": 0, "flags": 3, "refcnt": 0,
+                 "use": 0, "window": 0, "mtu": 0, "version": 4},
+                {"iface": "eth0", "destination": "192.0.2.0", "gateway": "0.0.0.0",
+                 "mask": "255.255.255.0", "metric": 100, "flags": 1, "version": 4},
+                {"iface": "eth0", "destination": "fd00::", "desprefixlen": "64",
+                 "source": "::", "srcprefixlen": "0", "nexthop": "::", "metric": 256,
+                 "flags": 1, "refcnt": 1, "use": 0, "version": 6}])),
+            "guest-ssh-get-authorized-keys"
+            | "guest-ssh-add-authorized-keys"
+            | "guest-ssh-remove-authorized-keys" => {
+                let user = a["username"].as_str().unwrap_or_default();
+                let Some(keys) = self.ssh_keys.get_mut(user) else {
+                    return generic(format!("failed to lookup user '{user}': no such user"));
+                };
+                let given: Vec<String> = a["keys"]
+                    .as_array()
+                    .map(|k| k.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+                    .unwrap_or_default();
+                match name {
+                    "guest-ssh-add-authorized-keys" => {
+                        if a["reset"] == true {
+                            keys.clear();
+                        }
+                        for key in given {
+                            if !keys.contains(&key) {
+                                keys.push(key);
+                            }
+                        }
+                    }
+                    "guest-ssh-remove-authorized-keys" => keys.retain(|k| !given.contains(k)),
+                    _ => return Answer::Return(json!({ "keys": keys })),
+                }
+                Answer::Return(json!({}))
+            }
             "guest-shutdown"
             | "guest-suspend-ram"
             | "guest-suspend-disk"

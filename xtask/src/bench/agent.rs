@@ -14,6 +14,11 @@ const START_LIMIT: Duration = Duration::from_secs(10);
 /// A call's timeout: a 48 MiB read through a slow agent takes seconds.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The search path systemd gives a service, the agents' only variable besides their
+/// config file's: they run as in a guest, not with the environment (and the long
+/// PATH) of whoever runs the benchmark.
+const SERVICE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
 /// An agent binary and the name it is shown under.
 #[derive(Debug, Clone)]
 pub struct Flavor {
@@ -26,6 +31,7 @@ pub struct Agent {
     child: Child,
     socket: PathBuf,
     dir: tempfile::TempDir,
+    conf: PathBuf,
 }
 
 impl Agent {
@@ -48,13 +54,31 @@ impl Agent {
             .arg(&state)
             .arg("-f")
             .arg(dir.path().join("qga.pid"))
+            .env_clear()
+            .env("PATH", SERVICE_PATH)
             .env("QGA_CONF", &conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", flavor.binary.display()))?;
-        Ok(Agent { child, socket, dir })
+        Ok(Agent {
+            child,
+            socket,
+            dir,
+            conf,
+        })
+    }
+
+    /// The agent's environment, which the programs it runs inherit.
+    pub fn environment(&self) -> Vec<(String, String)> {
+        vec![
+            ("PATH".to_owned(), SERVICE_PATH.to_owned()),
+            (
+                "QGA_CONF".to_owned(),
+                self.conf.to_string_lossy().into_owned(),
+            ),
+        ]
     }
 
     /// Spawns `flavor` and waits for its answer to a first `guest-ping`.

@@ -192,7 +192,24 @@ pub fn file_write(
     Ok(samples.map(|mut rates| median(&mut rates)))
 }
 
-/// What the exec measurement found for one agent.
+/// How the exec client waits for the program's end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Polling {
+    /// `guest-exec-status` again as soon as the answer comes.
+    Tight,
+    /// At once, then after pauses of 1 ms, 2 ms, 4 ms… up to 100 ms, as qga-client's
+    /// `exec_wait` does: how a management tool waits, rather than polling without
+    /// pause.
+    Backoff,
+}
+
+/// The first pause of [`Polling::Backoff`].
+const FIRST_PAUSE: Duration = Duration::from_millis(1);
+
+/// The longest pause of [`Polling::Backoff`].
+const LONGEST_PAUSE: Duration = Duration::from_millis(100);
+
+/// What the exec measurement found for one agent and one way of polling.
 #[derive(Debug, Clone, Copy)]
 pub struct ExecFigures {
     /// Cycles per second.
@@ -201,73 +218,128 @@ pub struct ExecFigures {
     pub polls: f64,
 }
 
-/// `guest-exec` of `true`, then `guest-exec-status` without pause until it has
-/// exited: cycles per second over `cycles` cycles.
-pub fn exec(agents: &Both<Agent>, cycles: usize) -> Result<Both<ExecFigures>, String> {
+/// The exec measurement: both agents polled both ways, and the floor, all from the
+/// same rounds.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecRun {
+    pub tight: Both<ExecFigures>,
+    pub backoff: Both<ExecFigures>,
+    /// `true` spawned by the benchmark itself ([`spawn_captured`]): cycles per second.
+    pub floor: f64,
+}
+
+/// `guest-exec` of `true` until it is reported exited, `cycles` times for each agent
+/// and each [`Polling`], and `cycles` runs of the floor, in blocks taken in turn (the
+/// first of each round goes last in the next), so that the ratios to the floor hold
+/// for one and the same state of the machine. The floor runs `true` in `env`, the
+/// environment the agents pass on.
+pub fn exec(
+    agents: &Both<Agent>,
+    cycles: usize,
+    env: &[(String, String)],
+) -> Result<ExecRun, String> {
     const BLOCK: usize = 20;
+    /// The contenders of a round, in their first order.
+    const KINDS: [Kind; 5] = [
+        Kind::Agent(0, Polling::Tight),
+        Kind::Agent(1, Polling::Tight),
+        Kind::Floor,
+        Kind::Agent(0, Polling::Backoff),
+        Kind::Agent(1, Polling::Backoff),
+    ];
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Agent(usize, Polling),
+        Floor,
+    }
     let mut clients = clients(agents)?;
     let request = ExecRequest::new("true");
-    let samples = interleave(cycles.div_ceil(BLOCK), |i| {
-        let client = &mut clients[i];
-        let started = Instant::now();
-        let mut polls = 0usize;
-        for _ in 0..BLOCK {
-            let pid = client
-                .exec_start(&request)
-                .map_err(|e| format!("guest-exec: {e}"))?;
-            let output = loop {
-                polls += 1;
-                if let Some(output) = client
-                    .exec_status(pid)
-                    .map_err(|e| format!("guest-exec-status: {e}"))?
-                {
-                    break output;
+    let program = true_program()?;
+    let env = c_environment(env);
+    let mut time = [Duration::ZERO; KINDS.len()];
+    let mut polls = [0usize; KINDS.len()];
+    let rounds = cycles.div_ceil(BLOCK);
+    for round in 0..rounds {
+        for turn in 0..KINDS.len() {
+            let k = (round + turn) % KINDS.len();
+            let started = Instant::now();
+            for _ in 0..BLOCK {
+                match KINDS[k] {
+                    Kind::Agent(i, polling) => {
+                        polls[k] += exec_cycle(&mut clients[i], &request, polling)?;
+                    }
+                    Kind::Floor => spawn_captured(program, &env)
+                        .map_err(|e| format!("cannot run {program}: {e}"))?,
                 }
-            };
-            if !output.success() {
-                return Err(format!("true exited with {}", output.status()));
             }
+            time[k] += started.elapsed();
         }
-        Ok((started.elapsed(), polls))
-    })?;
-    Ok(samples.map(|blocks| {
-        let time: Duration = blocks.iter().map(|b| b.0).sum();
-        let polls: usize = blocks.iter().map(|b| b.1).sum();
-        let cycles = (blocks.len() * BLOCK) as f64;
-        ExecFigures {
-            rate: cycles / time.as_secs_f64(),
-            polls: polls as f64 / cycles,
-        }
-    }))
+    }
+    let done = (rounds * BLOCK) as f64;
+    let figures = |k: usize| ExecFigures {
+        rate: done / time[k].as_secs_f64(),
+        polls: polls[k] as f64 / done,
+    };
+    Ok(ExecRun {
+        tight: [figures(0), figures(1)],
+        floor: figures(2).rate,
+        backoff: [figures(3), figures(4)],
+    })
 }
 
-/// `true` started by the benchmark itself with the least work that captures its
-/// output: two pipes, `posix_spawn` (which waits only for the exec), both pipes read
-/// to their end, `waitpid`. Cycles per second. No agent can run `true` faster than
-/// this on the same machine, which makes it the scale for the exec figures.
-pub fn spawn_floor(cycles: usize) -> Result<f64, String> {
-    let program = ["/usr/bin/true", "/bin/true"]
+/// One `guest-exec` of `true` and the `guest-exec-status` calls until it has exited;
+/// returns how many status calls it took.
+fn exec_cycle(
+    client: &mut Client<Stream>,
+    request: &ExecRequest,
+    polling: Polling,
+) -> Result<usize, String> {
+    let pid = client
+        .exec_start(request)
+        .map_err(|e| format!("guest-exec: {e}"))?;
+    let mut pause = FIRST_PAUSE;
+    let mut polls = 0;
+    let output = loop {
+        polls += 1;
+        if let Some(output) = client
+            .exec_status(pid)
+            .map_err(|e| format!("guest-exec-status: {e}"))?
+        {
+            break output;
+        }
+        if polling == Polling::Backoff {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(LONGEST_PAUSE);
+        }
+    };
+    if !output.success() {
+        return Err(format!("true exited with {}", output.status()));
+    }
+    Ok(polls)
+}
+
+/// The `true` the floor runs.
+fn true_program() -> Result<&'static str, String> {
+    ["/usr/bin/true", "/bin/true"]
         .into_iter()
         .find(|p| Path::new(p).exists())
-        .ok_or("no true program in /usr/bin or /bin")?;
-    // The benchmark's environment, as the agents pass theirs on.
-    let env: Vec<std::ffi::CString> = std::env::vars_os()
-        .filter_map(|(key, value)| {
-            let mut pair = key.into_encoded_bytes();
-            pair.push(b'=');
-            pair.extend(value.into_encoded_bytes());
-            std::ffi::CString::new(pair).ok()
-        })
-        .collect();
-    let started = Instant::now();
-    for _ in 0..cycles {
-        spawn_captured(program, &env).map_err(|e| format!("cannot run {program}: {e}"))?;
-    }
-    Ok(cycles as f64 / started.elapsed().as_secs_f64())
+        .ok_or_else(|| "no true program in /usr/bin or /bin".to_owned())
 }
 
-/// Runs `program` in environment `env` with stdout and stderr on pipes, reads both to their end and
-/// reaps it; an error unless it exits 0.
+/// `env` as `NAME=value` C strings.
+fn c_environment(env: &[(String, String)]) -> Vec<std::ffi::CString> {
+    env.iter()
+        .filter_map(|(name, value)| std::ffi::CString::new(format!("{name}={value}")).ok())
+        .collect()
+}
+
+/// The floor of the exec figures: `true` started with the least work that captures
+/// its output: two pipes, `posix_spawn` (which waits only for the exec), both pipes
+/// read to their end, `waitpid`. No agent can run `true` faster than this on the same
+/// machine.
+///
+/// Runs `program` in environment `env` with stdout and stderr on pipes, reads both to
+/// their end and reaps it; an error unless it exits 0.
 fn spawn_captured(program: &str, env: &[std::ffi::CString]) -> std::io::Result<()> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, OwnedFd};

@@ -15,6 +15,8 @@ pub enum Unit {
     PerSec,
     MiBPerSec,
     MiB,
+    /// A share: 0.9 is 90%.
+    Percent,
 }
 
 impl Unit {
@@ -28,6 +30,7 @@ impl Unit {
             Unit::MiBPerSec => format!("{:.0} MiB/s", value / MIB),
             Unit::MiB if value < 10.0 * MIB => format!("{:.2} MiB", value / MIB),
             Unit::MiB => format!("{:.1} MiB", value / MIB),
+            Unit::Percent => format!("{:.0}%", value * 100.0),
         }
     }
 }

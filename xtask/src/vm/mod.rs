@@ -1,5 +1,5 @@
-//! `cargo xtask vm [--agent PATH] [--keep] [--require-all]`: the agent inside a real
-//! Linux guest.
+//! `cargo xtask vm [--agent PATH] [--libvirt] [--keep] [--require-all]`: the agent
+//! inside a real Linux guest.
 //!
 //! QEMU, its firmware, a Debian kernel and busybox are fetched as Debian packages
 //! (`apt-get download`, never installed) and unpacked into `target/vm-cache`. Each run
@@ -12,15 +12,25 @@
 //! [`initramfs`] (the guest's root), [`machine`] (QEMU, scratch and swap disks), [`agent`] (the
 //! JSON client for the agent and QMP), [`scenarios`] (what is exercised).
 //!
+//! `--libvirt` boots the same guest under libvirt instead and checks the virsh commands
+//! that go through the agent: [`libvirt`] (the run), [`libvirtd`] (a private daemon),
+//! [`domain`] (the domain and its emulator wrapper), [`virsh`] (the client),
+//! [`libvirt_checks`] (what is checked).
+//!
 //! An environment that cannot obtain QEMU (no `apt-get`, no package registry) yields an
 //! error starting with [`UNAVAILABLE`], so a caller (the `qga-tests` VM test) can tell
 //! "cannot run here" from "ran and failed".
 
 mod agent;
+mod domain;
 mod fetch;
 mod initramfs;
+mod libvirt;
+mod libvirt_checks;
+mod libvirtd;
 mod machine;
 mod scenarios;
+mod virsh;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -31,7 +41,7 @@ use std::time::{Duration, Instant};
 pub const UNAVAILABLE: &str = "vm environment unavailable";
 
 const USAGE: &str =
-    "usage: cargo xtask vm [--agent PATH|qemu-ga] [--compare] [--keep] [--require-all]
+    "usage: cargo xtask vm [--agent PATH|qemu-ga] [--compare|--libvirt] [--keep] [--require-all]
 
   --agent PATH    the agent binary to put in the guest (default: build ours as
                   `cargo xtask dist` does, static); `qemu-ga` means Debian's qemu-ga from
@@ -39,9 +49,12 @@ const USAGE: &str =
   --compare       run the suspend scenarios against our agent and against Debian's
                   qemu-ga, each in its own guest (at the same time), and print the
                   results side by side; fails only if our agent's fail
+  --libvirt       boot the guest under libvirt instead (a private libvirtd; needs root
+                  and the packages libvirt-daemon-driver-qemu libvirt-daemon
+                  libvirt-clients) and check the virsh commands that use the agent
   --keep          keep the run's temporary folder (console log, initramfs, disk images)
-  --require-all   a scenario the agent does not advertise in guest-info is a failure,
-                  not a skip
+  --require-all   a scenario (or libvirt check) needing a command the agent does not
+                  advertise in guest-info is a failure, not a skip
 
   QGA_VM_TRACE=1 prints every request to the agent and every response on stderr.";
 
@@ -59,6 +72,7 @@ enum AgentChoice {
 struct Options {
     agent: AgentChoice,
     compare: bool,
+    libvirt: bool,
     keep: bool,
     require_all: bool,
 }
@@ -68,6 +82,7 @@ impl Options {
         let mut opts = Options {
             agent: AgentChoice::Ours,
             compare: false,
+            libvirt: false,
             keep: false,
             require_all: false,
         };
@@ -86,6 +101,7 @@ impl Options {
                 }
                 s if s.starts_with("--agent=") => opts.agent = agent(&s["--agent=".len()..]),
                 "--compare" => opts.compare = true,
+                "--libvirt" => opts.libvirt = true,
                 "--keep" => opts.keep = true,
                 "--require-all" => opts.require_all = true,
                 "-h" | "--help" => {
@@ -100,6 +116,11 @@ impl Options {
                 "--compare runs our agent and qemu-ga; no --agent\n{USAGE}"
             ));
         }
+        if opts.compare && opts.libvirt {
+            return Err(format!(
+                "--compare and --libvirt are separate runs\n{USAGE}"
+            ));
+        }
         Ok(opts)
     }
 }
@@ -112,6 +133,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     };
     let started = Instant::now();
     let target = crate::build::target_dir(root);
+    if opts.libvirt {
+        // Before anything is downloaded or built.
+        libvirtd::check_prerequisites()?;
+    }
 
     let guest = fetch::prepare(&target.join("vm-cache"))?;
     let agent = match &opts.agent {
@@ -123,6 +148,13 @@ pub fn run(root: &Path, args: &[String]) -> Result<(), String> {
     };
     if opts.compare {
         return compare(&guest, &agent, &opts, started);
+    }
+    if opts.libvirt {
+        let label = match opts.agent {
+            AgentChoice::QemuGa => format!("qemu-ga {}", guest.qemu_ga_version),
+            _ => agent.display().to_string(),
+        };
+        return libvirt::run(&guest, &agent, &label, opts.keep, opts.require_all, started);
     }
     let selection = scenarios::Selection {
         only: &[],
@@ -383,6 +415,9 @@ mod tests {
         let o = parse(&["--agent=/x/qemu-ga"]).unwrap();
         assert!(matches!(o.agent, AgentChoice::Path(p) if p == Path::new("/x/qemu-ga")));
         assert!(parse(&["--compare"]).unwrap().compare);
+        let o = parse(&["--libvirt", "--agent", "qemu-ga"]).unwrap();
+        assert!(o.libvirt && matches!(o.agent, AgentChoice::QemuGa));
+        assert!(parse(&["--libvirt", "--compare"]).is_err());
         // --compare runs both agents itself.
         assert!(parse(&["--compare", "--agent", "qemu-ga"]).is_err());
         assert!(parse(&["--agent"]).is_err());

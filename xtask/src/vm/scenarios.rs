@@ -342,7 +342,8 @@ fn connect(vm: &mut Vm) -> Result<Agent, String> {
     }
 }
 
-fn enabled_commands(info: &Value) -> Vec<String> {
+/// The commands guest-info lists as enabled.
+pub fn enabled_commands(info: &Value) -> Vec<String> {
     info.get("supported_commands")
         .and_then(Value::as_array)
         .map(|cmds| {

@@ -1,4 +1,4 @@
-//! The sync handshake, in the pieces both clients share.
+//! The handshake that puts a client in step with the agent.
 //!
 //! The manual asks a client to issue `guest-sync-delimited` with a fresh random id on
 //! connecting and after any timeout, preceded by a `0xFF` byte so that the agent drops
@@ -8,8 +8,10 @@
 //! error line (`JSON parse error, stray '\uFFFD'`); like any other stale output, it is
 //! skipped.
 
-use crate::framing::{Decoder, Frame};
-use crate::message::{parse_reply, MaybeInt, Reply};
+use qga_types::commands::{GuestSyncDelimited, GuestSyncDelimitedArguments};
+
+use crate::framing::{Decoder, Frame, SENTINEL};
+use crate::message::{encode, parse_reply, MaybeInt, Reply};
 
 /// A fresh id for a sync request: random, non-negative and within the 53 bits that any
 /// JSON implementation keeps exactly.
@@ -29,6 +31,15 @@ fn fallback_random() -> u64 {
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// Appends a `0xFF` (which makes the agent drop any partial input) and a
+/// `guest-sync-delimited` request with `id` to `out`.
+pub(crate) fn encode_sync(out: &mut Vec<u8>, id: i64) {
+    out.push(SENTINEL);
+    // Cannot fail: the arguments are one integer.
+    encode::<GuestSyncDelimited>(out, Some(&GuestSyncDelimitedArguments { id }))
+        .expect("a sync request encodes");
 }
 
 /// Whether a message is the answer to the sync request with `id`.
@@ -55,7 +66,7 @@ pub(crate) fn find_reply(decoder: &mut Decoder, id: i64) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_reply, new_id};
+    use super::{encode_sync, is_reply, new_id};
 
     #[test]
     fn ids_are_fresh_and_in_range() {
@@ -63,6 +74,16 @@ mod tests {
         let b = new_id();
         assert_ne!(a, b);
         assert!((0..1 << 53).contains(&a));
+    }
+
+    #[test]
+    fn the_request_starts_with_a_sentinel() {
+        let mut out = Vec::new();
+        encode_sync(&mut out, 5);
+        assert_eq!(
+            out,
+            b"\xff{\"execute\":\"guest-sync-delimited\",\"arguments\":{\"id\":5}}"
+        );
     }
 
     #[test]

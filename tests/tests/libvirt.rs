@@ -1,0 +1,148 @@
+//! libvirt in the loop: `cargo xtask vm --libvirt` boots the VM suite's guest under a
+//! private libvirtd (domain type `qemu`, the downloaded QEMU as its emulator) with our
+//! agent inside, and checks each virsh command that goes through the agent
+//! (guestinfo, domfsinfo, domifaddr, domhostname, domtime, guestvcpus,
+//! set-user-password, the ssh key commands, domfsfreeze/domfsthaw, domfstrim,
+//! qemu-agent-command, reboot and shutdown --mode agent). See `xtask/src/vm/libvirt.rs`.
+//!
+//! Set `QGA_VM_AGENT` to run it against another agent binary (e.g. `qemu-ga`,
+//! Debian's from the package cache). When this machine cannot run it (not root, no
+//! libvirt packages, no QEMU to download), the test is skipped with a message, except
+//! under `CI=true`, where that is a failure (`.ci/run` installs the packages).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The prefix of the xtask's error when the environment cannot run the suite
+/// (`xtask/src/vm/mod.rs`, `UNAVAILABLE`).
+const UNAVAILABLE: &str = "vm environment unavailable";
+
+/// Every line the run prints, in order; each must be `ok`.
+const CHECKS: &[&str] = &[
+    "virsh qemu-agent-command",
+    "virsh domhostname --source agent",
+    "virsh guestinfo --user",
+    "virsh guestinfo --os",
+    "virsh guestinfo --timezone",
+    "virsh guestinfo --hostname",
+    "virsh guestinfo --filesystem",
+    "virsh guestinfo --disk",
+    "virsh guestinfo --interface",
+    "virsh guestinfo",
+    "virsh domfsinfo",
+    "virsh domifaddr --source agent",
+    "virsh domtime",
+    "virsh domtime --time",
+    "virsh domtime --sync",
+    "virsh guestvcpus",
+    "virsh guestvcpus --disable",
+    "virsh guestvcpus --enable",
+    "virsh set-user-password",
+    "virsh set-user-password --encrypted",
+    "virsh set-user-sshkeys",
+    "virsh get-user-sshkeys",
+    "virsh set-user-sshkeys --reset",
+    "virsh set-user-sshkeys --remove",
+    "virsh domfsfreeze",
+    "virsh domfsthaw",
+    "virsh domfsfreeze --mountpoint",
+    "virsh domfsthaw --mountpoint",
+    "virsh domfstrim",
+    "virsh reboot --mode agent",
+    "virsh shutdown --mode agent",
+];
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// (status, name) of a result line such as `ok   virsh domtime: detail`.
+fn result_line(line: &str) -> Option<(&str, &str)> {
+    let (status, rest) = line.split_once(' ')?;
+    if !matches!(status, "ok" | "FAIL" | "skip") {
+        return None;
+    }
+    let rest = rest.trim_start();
+    Some((status, rest.split_once(": ").map_or(rest, |(name, _)| name)))
+}
+
+#[test]
+fn libvirt_checks() {
+    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+        assert!(!under_ci(), "the libvirt run needs an x86_64 Linux machine");
+        eprintln!("skipping the libvirt run: it needs an x86_64 Linux machine");
+        return;
+    }
+    let agent = std::env::var("QGA_VM_AGENT").ok();
+    let mut args = vec!["xtask", "vm", "--libvirt", "--require-all"];
+    if let Some(agent) = &agent {
+        args.extend(["--agent", agent.as_str()]);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate lives in the workspace");
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO"))
+        .args(&args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo xtask vm --libvirt");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    eprintln!(
+        "cargo {}: {:.1} s",
+        args.join(" "),
+        started.elapsed().as_secs_f64()
+    );
+    if !out.status.success() && stderr.contains(UNAVAILABLE) {
+        let reason = stderr
+            .lines()
+            .find(|l| l.contains(UNAVAILABLE))
+            .unwrap_or_default();
+        assert!(!under_ci(), "under CI the libvirt run must run: {reason}");
+        eprintln!("skipping the libvirt run: {reason}");
+        return;
+    }
+
+    let lines: Vec<(&str, &str)> = stdout.lines().filter_map(result_line).collect();
+    let mut problems = Vec::new();
+    for name in CHECKS {
+        match lines.iter().find(|(_, n)| n == name).map(|(s, _)| *s) {
+            Some("ok") => {}
+            Some(status) => problems.push(format!("{name}: {status}")),
+            None => problems.push(format!("{name}: no result line")),
+        }
+    }
+    for (status, name) in &lines {
+        if !CHECKS.contains(name) {
+            problems.push(format!("{name}: {status} (a line this test does not know)"));
+        }
+    }
+    assert!(
+        problems.is_empty() && out.status.success(),
+        "cargo xtask vm --libvirt ({}): {}",
+        out.status,
+        problems.join("; ")
+    );
+}
+
+#[test]
+fn parses_result_lines() {
+    assert_eq!(
+        result_line("ok   virsh domtime: the guest clock is +0 s off"),
+        Some(("ok", "virsh domtime"))
+    );
+    assert_eq!(
+        result_line("skip virsh guestinfo --disk: the agent does not offer guest-get-disks"),
+        Some(("skip", "virsh guestinfo --disk"))
+    );
+    assert_eq!(
+        result_line("FAIL virsh guestinfo"),
+        Some(("FAIL", "virsh guestinfo"))
+    );
+    assert_eq!(result_line("libvirt: 26 ok, 0 failed"), None);
+}
