@@ -198,6 +198,72 @@ fn command_list_help_version_and_usage_errors() {
     )));
 }
 
+/// `-c`/`--config` (QEMU 9.1): the file it names is read instead of QGA_CONF's,
+/// wherever the option is on the line, and must exist.
+#[test]
+fn config_option_names_the_file_which_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_conf = dir.path().join("env.conf");
+    std::fs::write(&env_conf, "[general]\nmethod=isa-serial\n").unwrap();
+    let named = dir.path().join("named.conf");
+    std::fs::write(&named, "[general]\nmethod=unix-listen\npath=/named.sock\n").unwrap();
+    let named_arg = named.to_str().unwrap();
+    for args in [
+        &["-D", "-c", named_arg][..],
+        &["-c", named_arg, "-D"],
+        &["-Dc", named_arg],
+        &["-D", &format!("--config={named_arg}")],
+    ] {
+        let out = run(Path::new(AGENT), &env_conf, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        let dump = text(&out.stdout);
+        assert!(
+            dump.contains("method=unix-listen\npath=/named.sock\n"),
+            "{args:?}: {dump}"
+        );
+    }
+    // Without -c, QGA_CONF's file.
+    let out = run(Path::new(AGENT), &env_conf, &["-D"]);
+    assert!(text(&out.stdout).contains("method=isa-serial\n"));
+    // A missing file named by -c is an error, even before -h would act; a
+    // missing QGA_CONF file is none.
+    let missing = dir.path().join("missing.conf");
+    let missing_arg = missing.to_str().unwrap();
+    for args in [&["-D", "-c", missing_arg][..], &["-h", "-c", missing_arg]] {
+        let out = run(Path::new(AGENT), &env_conf, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains(&format!(
+                "error loading configuration from path: {missing_arg}, No such file or directory"
+            )),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(run(Path::new(AGENT), &missing, &["-D"]).status.success());
+}
+
+/// `--blacklist` (7.2's old name of `--block-rpcs`, gone in 9.1) still works,
+/// with a warning; so does the config key of that name.
+#[test]
+fn blacklist_still_works_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("qga.conf");
+    std::fs::write(&conf, "").unwrap();
+    let out = run(Path::new(AGENT), &conf, &["-D", "--blacklist=guest-ping"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("block-rpcs=guest-ping\n"));
+    assert!(text(&out.stderr).contains("warning: option '--blacklist' is deprecated"));
+    std::fs::write(&conf, "[general]\nblacklist=guest-info\n").unwrap();
+    let out = run(Path::new(AGENT), &conf, &["-D"]);
+    assert!(text(&out.stdout).contains("block-rpcs=guest-info\n"));
+    assert!(
+        text(&out.stderr).contains("'blacklist'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Our agent on a unix socket in a temp dir, in the foreground.
 struct Agent {
     child: Option<Child>,
@@ -605,6 +671,69 @@ fn daemon_pidfile_lock_descriptors_and_sigterm() {
     );
     assert!(!pidfile.exists(), "the pid file is removed");
     assert!(!socket.exists(), "the socket file is removed");
+}
+
+/// QEMU 10.0: `-d` detaches only once the channel is open, so a channel that
+/// cannot be opened is a failed start the caller sees (qemu-ga 7.2's parent
+/// has exited 0 by then); with `-r` (QEMU 10.2) it is retried instead, in the
+/// background.
+#[test]
+fn daemon_detaches_only_once_the_channel_is_open() {
+    become_subreaper();
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("agent.pid");
+    let socket = dir.path().join("missing-dir/qga.sock");
+    let daemon = |retry: bool| {
+        let mut command = Command::new(AGENT);
+        command
+            .args(["-d", "-m", "unix-listen", "-p"])
+            .arg(&socket)
+            .arg("-t")
+            .arg(dir.path().join("state"))
+            .arg("-f")
+            .arg(&pidfile)
+            .env("QGA_CONF", "/nonexistent")
+            .stdin(Stdio::null());
+        if retry {
+            command.arg("-r");
+        }
+        command.output().unwrap()
+    };
+    let out = daemon(false);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("Failed to bind socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!pidfile.exists(), "no daemon is left behind");
+
+    // With -r it detaches, retries, and serves once the channel can be opened.
+    let out = daemon(true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::create_dir(socket.parent().unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut client = loop {
+        if let Ok(client) = UnixStream::connect(&socket) {
+            break client;
+        }
+        assert!(Instant::now() < deadline, "the channel was never retried");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    client.write_all(br#"{"execute": "guest-ping"}"#).unwrap();
+    let mut answer = String::new();
+    BufReader::new(client.try_clone().unwrap())
+        .read_line(&mut answer)
+        .unwrap();
+    assert_eq!(answer, "{\"return\": {}}\n");
+    drop(client);
+    signal(pid, libc::SIGTERM);
+    assert_eq!(wait_daemon(pid, Duration::from_secs(5)), Some(0));
 }
 
 #[test]

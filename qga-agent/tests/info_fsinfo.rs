@@ -487,3 +487,34 @@ fn slaves_loop_ends() {
     assert_eq!(got[0].mountpoint, plain);
     assert!(got[0].disk.is_empty());
 }
+
+/// QEMU 10.0: a device mounted twice (a bind mount of a directory of it, a
+/// second btrfs subvolume) is listed once, at its first mount; fsfreeze and
+/// fstrim walk the same list.
+#[test]
+fn a_device_mounted_twice_is_listed_once() {
+    let fx = fixture();
+    let (first, first_escaped) = mount_point(&fx.root, "first");
+    let (second, second_escaped) = mount_point(&fx.root, "second");
+    let (other, other_escaped) = mount_point(&fx.root, "other");
+    fs::write(
+        &fx.sources.mount_table.mountinfo,
+        format!(
+            "21 1 254:1 / {first_escaped} rw - ext4 /dev/vda1 rw\n\
+             22 1 8:16 / {other_escaped} rw - xfs /dev/sdb rw\n\
+             23 1 254:1 /srv {second_escaped} rw - ext4 /dev/vda1 rw\n\
+             24 1 8:16 /sub {second_escaped}/x rw - xfs /dev/sdb rw\n"
+        ),
+    )
+    .unwrap();
+    let got = fsinfo::get_fsinfo_from(&fx.sources).unwrap();
+    let listed: Vec<(&str, &str)> = got
+        .iter()
+        .map(|f| (f.name.as_str(), f.mountpoint.as_str()))
+        .collect();
+    assert_eq!(listed, [("sdb", other.as_str()), ("vda1", first.as_str())]);
+    assert!(!listed.iter().any(|(_, m)| m.starts_with(&second)));
+    let table = fx.sources.mount_table.list().unwrap();
+    assert_eq!(table.len(), 2);
+    assert_eq!(table[0].dirname, Path::new(&first));
+}

@@ -2318,11 +2318,12 @@ pub mod commands {
             with = "crate::base64::option"
         )]
         pub input_data: Option<Vec<u8>>,
-        /// whether to collect the program's standard output
-        /// and standard error, for `guest-exec-status` to
-        /// return; false when absent
+        /// which of the program's standard output and
+        /// standard error to collect, for `guest-exec-status` to return: a
+        /// flag (true for both, apart) or a mode (since 8.0); none when
+        /// absent
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub capture_output: Option<bool>,
+        pub capture_output: Option<super::GuestExecCaptureOutput>,
     }
 
     /// Report the name the guest gives itself.

@@ -214,6 +214,16 @@ fn the_error_table_over_the_wire() {
             "Parameter 'keys' is missing",
         ),
         (
+            r#"{"execute": "guest-exec", "arguments": {"path": "true", "capture-output": 1}}"#,
+            "GenericError",
+            "Invalid parameter type for 'capture-output', expected: GuestExecCaptureOutput",
+        ),
+        (
+            r#"{"execute": "guest-exec", "arguments": {"path": "true", "capture-output": "both"}}"#,
+            "GenericError",
+            "Parameter 'capture-output' does not accept value 'both'",
+        ),
+        (
             r#"{"execute": "guest-get-devices"}"#,
             "CommandNotFound",
             "The command guest-get-devices has not been found",

@@ -29,8 +29,11 @@
 //!   environment (an empty list gives an empty environment); without it, the
 //!   agent's;
 //! - standard input is a pipe fed `input-data` and then closed, or /dev/null when
-//!   there is none; standard output and error are pipes with `capture-output`,
-//!   /dev/null without; SIGPIPE is reset to its default and no signal is
+//!   there is none; standard output and error are pipes when `capture-output`
+//!   captures them, /dev/null otherwise (QEMU 8.0's modes: `true` or
+//!   "separated" both, "stdout" or "stderr" one, `false`, absent or "none"
+//!   neither; "merged" gives both streams one pipe, returned as `out-data`);
+//!   SIGPIPE is reset to its default and no signal is
 //!   blocked; no other descriptor of the agent reaches the program (glibc
 //!   closes every one from 3 up in the child, and everything the agent opens is
 //!   close-on-exec anyway: see [`crate::daemon::fds`]);
@@ -64,7 +67,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use qga_types::commands::GuestExecArguments;
-use qga_types::{GuestExec, GuestExecStatus};
+use qga_types::{GuestExec, GuestExecCaptureOutput, GuestExecCaptureOutputMode, GuestExecStatus};
 use rustix::buffer::spare_capacity;
 use rustix::event::{epoll, eventfd, EventfdFlags, Timespec};
 use rustix::fs::{fcntl_setfl, OFlags};
@@ -148,7 +151,7 @@ impl ExecTable {
             input_data,
             capture_output,
         } = args;
-        let capture = capture_output.unwrap_or(false);
+        let capture = Capture::of(capture_output);
         let plan = ExecPlan::new(&path, arg.as_deref().unwrap_or(&[]), env.as_deref())
             .map_err(|e| spawn_error(&path, SpawnError::Exec(e)))?;
         // The poller runs before anything does: if it cannot be started,
@@ -161,7 +164,7 @@ impl ExecTable {
         })?;
 
         let setup = |e: io::Error| spawn_error(&path, SpawnError::Fork(e));
-        let null = if input_data.is_none() || !capture {
+        let null = if input_data.is_none() || !capture.stdout || !capture.stderr {
             Some(dev_null().map_err(setup)?)
         } else {
             None
@@ -170,13 +173,14 @@ impl ExecTable {
             Some(_) => Some(pipe(End::Write).map_err(setup)?),
             None => None,
         };
-        let (stdout, stderr) = if capture {
-            (
-                Some(pipe(End::Read).map_err(setup)?),
-                Some(pipe(End::Read).map_err(setup)?),
-            )
-        } else {
-            (None, None)
+        let stdout = match capture.stdout {
+            true => Some(pipe(End::Read).map_err(setup)?),
+            false => None,
+        };
+        // Merged, the standard error is the standard output's pipe.
+        let stderr = match capture.stderr && !capture.merged {
+            true => Some(pipe(End::Read).map_err(setup)?),
+            false => None,
         };
         let child_fd = |end: Option<&OwnedFd>| -> RawFd {
             match end {
@@ -184,10 +188,14 @@ impl ExecTable {
                 None => null.map_or(-1, |fd| fd.as_raw_fd()),
             }
         };
+        let stderr_end = match capture.merged {
+            true => stdout.as_ref(),
+            false => stderr.as_ref(),
+        };
         let fds = [
             child_fd(stdin.as_ref().map(|(read, _)| read)),
             child_fd(stdout.as_ref().map(|(_, write)| write)),
-            child_fd(stderr.as_ref().map(|(_, write)| write)),
+            child_fd(stderr_end.map(|(_, write)| write)),
         ];
         let pid = plan.spawn(fds).map_err(|e| spawn_error(&path, e))?;
         // The child has its ends; the agent keeps only its own.
@@ -277,6 +285,38 @@ impl ExecTable {
     }
 }
 
+/// Which streams guest-exec collects, from its `capture-output`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Capture {
+    stdout: bool,
+    stderr: bool,
+    /// Both through the standard output's pipe.
+    merged: bool,
+}
+
+impl Capture {
+    fn of(option: Option<GuestExecCaptureOutput>) -> Capture {
+        use GuestExecCaptureOutputMode as Mode;
+        let mode = match option {
+            None | Some(GuestExecCaptureOutput::Flag(false)) => Mode::None,
+            Some(GuestExecCaptureOutput::Flag(true)) => Mode::Separated,
+            Some(GuestExecCaptureOutput::Mode(mode)) => mode,
+        };
+        let (stdout, stderr, merged) = match mode {
+            Mode::None => (false, false, false),
+            Mode::Stdout => (true, false, false),
+            Mode::Stderr => (false, true, false),
+            Mode::Separated => (true, true, false),
+            Mode::Merged => (true, true, true),
+        };
+        Capture {
+            stdout,
+            stderr,
+            merged,
+        }
+    }
+}
+
 /// One process, shared by the table and the poller.
 struct Process {
     state: Mutex<State>,
@@ -291,7 +331,7 @@ impl Process {
 
 #[derive(Default)]
 struct State {
-    capture: bool,
+    capture: Capture,
     /// The process was reaped (or could not be: something else reaped it).
     reaped: bool,
     exit: Option<ExitStatus>,
@@ -318,7 +358,14 @@ struct Live {
 impl State {
     /// Ended as guest-exec-status reports it.
     fn finished(&self) -> bool {
-        self.reaped && (!self.capture || (self.out.is_some() && self.err.is_some()))
+        self.reaped && self.pipes_ended()
+    }
+
+    /// Whether every captured stream has ended (a merged standard error ends
+    /// with the standard output's pipe).
+    fn pipes_ended(&self) -> bool {
+        let err_done = !self.capture.stderr || self.capture.merged || self.err.is_some();
+        (!self.capture.stdout || self.out.is_some()) && err_done
     }
 
     /// Does what can be done without blocking: reaps the process if it has
@@ -342,7 +389,7 @@ impl State {
         // An exiting process closes its pipes just before it can be reaped:
         // a call that found it running and then both pipes ended looks again,
         // so that it does not report a process that has gone as running.
-        if self.capture && self.out.is_some() && self.err.is_some() {
+        if (self.capture.stdout || self.capture.stderr) && self.pipes_ended() {
             self.reap();
         }
         if !self.is_live() {
@@ -1032,7 +1079,7 @@ mod tests {
             arg: Some(arg.iter().map(|s| s.to_string()).collect()),
             env: None,
             input_data: None,
-            capture_output: Some(true),
+            capture_output: Some(GuestExecCaptureOutput::Flag(true)),
         }
     }
 
@@ -1143,8 +1190,71 @@ mod tests {
         );
         assert_eq!(run(args("true", &[])), exited(0));
         let mut a = args("echo", &["not captured"]);
-        a.capture_output = Some(false);
+        a.capture_output = Some(GuestExecCaptureOutput::Flag(false));
         assert_eq!(run(a), exited(0));
+    }
+
+    #[test]
+    fn capture_modes() {
+        use GuestExecCaptureOutputMode as Mode;
+        let both = "printf o1; printf e1 >&2; printf o2; printf e2 >&2; exit 2";
+        let with = |mode| {
+            let mut a = args("sh", &["-c", both]);
+            a.capture_output = Some(GuestExecCaptureOutput::Mode(mode));
+            run(a)
+        };
+        assert_eq!(with(Mode::None), exited(2));
+        assert_eq!(with(Mode::Stdout), with_out(exited(2), b"o1o2"));
+        assert_eq!(with(Mode::Stderr), with_err(exited(2), b"e1e2"));
+        assert_eq!(
+            with(Mode::Separated),
+            with_err(with_out(exited(2), b"o1o2"), b"e1e2")
+        );
+        // One pipe, in the order written; no err-data.
+        assert_eq!(with(Mode::Merged), with_out(exited(2), b"o1e1o2e2"));
+        // The flag's two values are two of the modes.
+        assert_eq!(run(args("sh", &["-c", both])), with(Mode::Separated));
+    }
+
+    #[test]
+    fn a_stream_not_captured_goes_to_dev_null() {
+        use GuestExecCaptureOutputMode as Mode;
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("fds");
+        // The shell's standard output and error, written to a file.
+        let fds = |mode| {
+            let mut a = args(
+                "sh",
+                &[
+                    "-c",
+                    "x=$(readlink /proc/$$/fd/1 /proc/$$/fd/2); echo \"$x\" > \"$0\"",
+                    report.to_str().unwrap(),
+                ],
+            );
+            a.capture_output = Some(GuestExecCaptureOutput::Mode(mode));
+            assert_eq!(run(a), exited(0));
+            let text = fs::read_to_string(&report).unwrap();
+            let kinds: Vec<String> = text
+                .lines()
+                .map(|l| l.split(':').next().unwrap().to_owned())
+                .collect();
+            let pipes: Vec<&str> = text.lines().filter(|l| l.starts_with("pipe:")).collect();
+            (kinds, pipes.len() == 2 && pipes[0] == pipes[1])
+        };
+        let null = "/dev/null".to_owned();
+        let pipe = "pipe".to_owned();
+        assert_eq!(fds(Mode::None).0, [null.clone(), null.clone()]);
+        assert_eq!(fds(Mode::Stdout).0, [pipe.clone(), null.clone()]);
+        assert_eq!(fds(Mode::Stderr).0, [null.clone(), pipe.clone()]);
+        assert_eq!(
+            fds(Mode::Separated),
+            (vec![pipe.clone(), pipe.clone()], false)
+        );
+        assert_eq!(
+            fds(Mode::Merged),
+            (vec![pipe.clone(), pipe], true),
+            "one pipe"
+        );
     }
 
     #[test]
@@ -1269,7 +1379,7 @@ mod tests {
                 f.to_str().unwrap(),
             ],
         );
-        a.capture_output = Some(false);
+        a.capture_output = Some(GuestExecCaptureOutput::Flag(false));
         assert_eq!(run(a), exited(0));
         assert_eq!(fs::read(&f).unwrap(), b"/dev/null\n/dev/null\n/dev/null\n");
         let a = args("readlink", &["/proc/self/fd/0"]);

@@ -14,7 +14,7 @@
 //!    (every one, without a list; a listed path that is not a mount point is
 //!    ignored, as the manual says and qemu-ga 7.2 does), opens its mount point
 //!    and freezes it (FIFREEZE). EOPNOTSUPP (the filesystem cannot be frozen)
-//!    and EBUSY (already frozen, e.g. mounted twice) are skipped and not
+//!    and EBUSY (already frozen by someone else) are skipped and not
 //!    counted; any other failure, or a mount point that cannot be opened, stops
 //!    the walk with `failed to freeze MOUNTPOINT: STRERROR` (or `failed to open
 //!    MOUNTPOINT: STRERROR`), and everything is thawed as by

@@ -6,7 +6,9 @@
 //! /proc/self/mounts). Every mount whose device has major number 0 is left out
 //! (proc, sysfs, tmpfs, overlay, NFS, CIFS and every other virtual or network
 //! filesystem), except btrfs, whose real device is found by stat()ing its source.
-//! One module, so that the three commands agree on what a filesystem is.
+//! As qemu-ga 10.0 and later, a device mounted more than once is kept at its
+//! first mount only. One module, so that the three commands agree on what a
+//! filesystem is.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -40,17 +42,33 @@ impl MountTable {
     /// build_fs_mount_list()): from `mountinfo`, or from `mounts` when
     /// `mountinfo` cannot be opened.
     pub fn list(&self) -> Result<Vec<FsMount>, CommandError> {
-        match fs::read(&self.mountinfo) {
-            Ok(content) => Ok(parse_mountinfo(&content)),
+        let mounts = match fs::read(&self.mountinfo) {
+            Ok(content) => parse_mountinfo(&content),
             Err(_) => match fs::read(&self.mounts) {
-                Ok(content) => Ok(parse_mounts(&content)),
-                Err(_) => Err(CommandError(format!(
-                    "failed to open mtab file: '{}'",
-                    self.mounts.display()
-                ))),
+                Ok(content) => parse_mounts(&content),
+                Err(_) => {
+                    return Err(CommandError(format!(
+                        "failed to open mtab file: '{}'",
+                        self.mounts.display()
+                    )))
+                }
             },
-        }
+        };
+        Ok(first_mount_of_each_device(mounts))
     }
+}
+
+/// Each device once, at its first mount (QEMU 10.0): a filesystem mounted
+/// twice (a bind mount of part of it, a second btrfs subvolume) is listed,
+/// frozen and trimmed once. Mounts whose device is unknown (0:0, from the
+/// fallback table) are all kept: they are not known to be the same (qemu-ga
+/// keeps only the first of them).
+pub fn first_mount_of_each_device(mounts: Vec<FsMount>) -> Vec<FsMount> {
+    let mut seen = std::collections::HashSet::new();
+    mounts
+        .into_iter()
+        .filter(|m| (m.devmajor, m.devminor) == (0, 0) || seen.insert((m.devmajor, m.devminor)))
+        .collect()
 }
 
 /// One mounted local filesystem (qemu-ga's `FsMount`).
@@ -225,4 +243,36 @@ pub fn parse_mounts(content: &[u8]) -> Vec<FsMount> {
         });
     }
     mounts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(dir: &str, major: u32, minor: u32) -> FsMount {
+        FsMount {
+            dirname: PathBuf::from(dir),
+            devtype: "ext4".into(),
+            devmajor: major,
+            devminor: minor,
+        }
+    }
+
+    #[test]
+    fn each_device_once_at_its_first_mount() {
+        let mounts = vec![
+            mount("/", 254, 0),
+            mount("/data", 8, 1),
+            mount("/srv", 254, 0),
+            mount("/a", 0, 0),
+            mount("/b", 0, 0),
+            mount("/data/sub", 8, 1),
+            mount("/boot", 254, 1),
+        ];
+        let kept: Vec<String> = first_mount_of_each_device(mounts)
+            .iter()
+            .map(|m| m.dirname.display().to_string())
+            .collect();
+        assert_eq!(kept, ["/", "/data", "/a", "/b", "/boot"]);
+    }
 }

@@ -1,12 +1,15 @@
 //! The agent's configuration: qemu-ga's config file, merged with the command
 //! line, and its `-D` dump.
 //!
-//! As qemu-ga 7.2 does it: the file (`QGA_CONF`, else `/etc/qemu/qemu-ga.conf`;
-//! a missing file is no error) is read first, group `[general]`, keys named like
+//! As qemu-ga does it: the file (`-c`/`--config`, QEMU 9.1, which must exist;
+//! else `QGA_CONF`, else `/etc/qemu/qemu-ga.conf`, where a missing file is no
+//! error) is read first, group `[general]`, keys named like
 //! the long options; then the command line. A scalar given in both takes the
 //! command line's value; `verbose`, `daemon` and `retry-path` can only be
 //! switched on by the command line; the lists (`block-rpcs`, with the old name
-//! `blacklist`, and `allow-rpcs`) accumulate, the file's items first.
+//! `blacklist` that 9.1 dropped and ours still reads, with a warning, and
+//! `allow-rpcs`) accumulate, the file's items first. With both lists, only the
+//! allowed commands that are not blocked run (as QEMU 10.2 documents it).
 //!
 //! qemu-ga splits a list value at commas only, and keeps the items of each value
 //! in reverse order; `-D` prints them that way, joined with commas, and ours
@@ -147,13 +150,16 @@ impl Config {
     }
 
     /// Reads the config file at `path` over the defaults. A file that does not
-    /// exist is an empty configuration. Warnings (the deprecated `blacklist`
-    /// key) are returned for the caller to print.
-    pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+    /// exist is an empty configuration, unless it is `required` (named by
+    /// `-c`). Warnings (the deprecated `blacklist` key) are returned for the
+    /// caller to print.
+    pub fn load(path: &Path, required: bool) -> Result<(Config, Vec<String>), ConfigError> {
         let mut config = Config::default();
         let data = match std::fs::read(path) {
             Ok(data) => data,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((config, Vec::new())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !required => {
+                return Ok((config, Vec::new()))
+            }
             Err(e) => return Err(ConfigError::Read(path.into(), e)),
         };
         let keys = KeyFile::parse(&data).map_err(|e| ConfigError::Parse(path.into(), e))?;
@@ -426,9 +432,18 @@ mod tests {
 
     #[test]
     fn missing_file_is_empty_config() {
-        let (config, warnings) = Config::load(Path::new("/nonexistent/qemu-ga.conf")).unwrap();
+        let path = Path::new("/nonexistent/qemu-ga.conf");
+        let (config, warnings) = Config::load(path, false).unwrap();
         assert_eq!(config, Config::default());
         assert!(warnings.is_empty());
+        // Named with -c, it must exist.
+        let error = Config::load(path, true).unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "error loading configuration from path: /nonexistent/qemu-ga.conf, No such file"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Start-up and shutdown: everything between `main` and the main loop.
 //!
-//! In qemu-ga's order: the config file, then the command line (`-h`, `-V`,
+//! In qemu-ga's order: the config file (the one `-c` names, found first), then
+//! the command line (`-h`, `-V`,
 //! `-b help` and usage errors end here), socket activation, the default path,
 //! `-D`; then the log, the frozen marker, `-d` (fork; the pid file is taken in
 //! the child, or on thaw when the agent starts frozen), the log file (likewise
@@ -78,7 +79,12 @@ fn early_error(program: &str, message: impl Display) -> Prepared {
 /// Everything before the daemon starts: configuration, and the actions that
 /// exit at once.
 fn prepare(program: &str, args: &[OsString], commands: &[&str]) -> Prepared {
-    let (mut config, warnings) = match Config::load(&Config::file_from_env()) {
+    // The file named by -c (which must exist), else the usual one.
+    let (file, required) = match cli::config_file(args) {
+        Some(file) => (file, true),
+        None => (Config::file_from_env(), false),
+    };
+    let (mut config, warnings) = match Config::load(&file, required) {
         Ok(loaded) => loaded,
         Err(e) => return early_error(program, e),
     };
@@ -99,6 +105,9 @@ fn prepare(program: &str, args: &[OsString], commands: &[&str]) -> Prepared {
             return Prepared::Exit(ExitCode::FAILURE);
         }
     };
+    for warning in &line.warnings {
+        eprintln!("{program}: warning: {warning}");
+    }
     line.apply_to(&mut config);
 
     let activated = match activation::take() {

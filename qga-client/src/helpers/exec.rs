@@ -162,7 +162,10 @@ fn arguments(request: &ExecRequest) -> GuestExecArguments {
         arg: listed(&request.args),
         env: listed(&request.env),
         input_data: request.input.clone(),
-        capture_output: Some(request.capture_output),
+        // The flag form: true is "separated", as every agent since 2.5 reads it.
+        capture_output: Some(qga_types::GuestExecCaptureOutput::Flag(
+            request.capture_output,
+        )),
     }
 }
 

@@ -52,11 +52,12 @@ QEMU Guest Agent {version} (qga-agent), a drop-in replacement for qemu-ga
   -r, --retry-path  when the device or socket cannot be opened or goes away,
                     keep trying to open it again (the virtio-serial driver
                     reloaded, a serial device plugged out and in, ...)
+  -c, --config      the configuration file to read (it must exist)
   -h, --help        print this help and exit
 
-The configuration file is {config}, or the file named by
-the QGA_CONF environment variable; its [general] group takes the long option
-names as keys.
+Without -c the configuration file is {config}, or the file
+named by the QGA_CONF environment variable, if it exists; its [general] group
+takes the long option names as keys.
 ",
         version = env!("CARGO_PKG_VERSION"),
         virtio = DEFAULT_VIRTIO_PATH,
@@ -90,6 +91,7 @@ mod tests {
             "-a, --allow-rpcs",
             "-D, --dump-conf",
             "-r, --retry-path",
+            "-c, --config",
             "-h, --help",
         ] {
             assert!(text.contains(&format!("\n  {option}")), "{option}");

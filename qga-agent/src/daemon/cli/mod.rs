@@ -9,6 +9,12 @@
 //! met; an error stops the parse where it happens. The error texts are those of
 //! glibc's getopt, which qemu-ga prints.
 //!
+//! `-c`/`--config` (QEMU 9.1) names the config file, which is read before the
+//! command line is applied: [`config_file`] finds it with a first pass that,
+//! as qemu-ga 10.2's, looks at every option and acts on none. `--blacklist`,
+//! the old name of `--block-rpcs` that 7.2 still took and 9.1 removed, is
+//! still taken, with a warning.
+//!
 //! The parsed line is applied over the config file's values by
 //! [`CommandLine::apply_to`]: the command line knows the configuration, the
 //! configuration does not know the command line.
@@ -49,6 +55,10 @@ pub struct CommandLine {
     pub block_rpcs: Vec<String>,
     /// `-a` items.
     pub allow_rpcs: Vec<String>,
+    /// `-c`: the config file, which must then exist.
+    pub config: Option<PathBuf>,
+    /// What the user should hear about the command line (old option names).
+    pub warnings: Vec<String>,
 }
 
 impl CommandLine {
@@ -90,7 +100,7 @@ fn os(bytes: &[u8]) -> OsString {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     /// Run (or dump the configuration) with these settings.
-    Run(CommandLine),
+    Run(Box<CommandLine>),
     /// `-h`: print the usage and exit.
     Help,
     /// `-V`: print the version and exit.
@@ -141,6 +151,8 @@ const LONG_OPTIONS: &[LongOption] = &[
     long("allow-rpcs", HasArg::Required, b'a'),
     long("statedir", HasArg::Required, b't'),
     long("retry-path", HasArg::No, b'r'),
+    // QEMU 9.1's; last, so that getopt's texts for the others stay 7.2's.
+    long("config", HasArg::Required, b'c'),
 ];
 
 fn short_option(c: u8) -> Option<HasArg> {
@@ -162,8 +174,14 @@ fn is_help(value: &[u8]) -> bool {
     value == b"help" || value == b"?"
 }
 
-fn apply(line: &mut CommandLine, short: u8, value: Option<&[u8]>) -> Step {
+fn apply(line: &mut CommandLine, mode: Mode, short: u8, value: Option<&[u8]>) -> Step {
     let text = |v: Option<&[u8]>| String::from_utf8_lossy(v.unwrap_or_default()).into_owned();
+    if mode == Mode::FindConfig {
+        if short == b'c' {
+            line.config = value.map(|v| os(v).into());
+        }
+        return Step::Continue;
+    }
     match short {
         b'h' => return Step::Stop(Parsed::Help),
         b'V' => return Step::Stop(Parsed::Version),
@@ -176,6 +194,7 @@ fn apply(line: &mut CommandLine, short: u8, value: Option<&[u8]>) -> Step {
         b'l' => line.logfile = value.map(|v| os(v).into()),
         b'f' => line.pidfile = value.map(|v| os(v).into()),
         b't' => line.statedir = value.map(|v| os(v).into()),
+        b'c' => line.config = value.map(|v| os(v).into()),
         b'F' => {
             line.fsfreeze_hook =
                 Some(value.map_or_else(|| DEFAULT_FSFREEZE_HOOK.into(), |v| os(v).into()))
@@ -197,8 +216,32 @@ fn apply(line: &mut CommandLine, short: u8, value: Option<&[u8]>) -> Step {
     Step::Continue
 }
 
+/// What a pass over the arguments does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Everything: the options are applied in order, and `-h`, `-V`, `-b help`
+    /// and errors end the parse.
+    Parse,
+    /// Only `-c` is taken; nothing ends the pass, errors are skipped over (as
+    /// getopt goes on after one).
+    FindConfig,
+}
+
 /// Parses the arguments after the program name.
 pub fn parse(args: &[OsString]) -> Parsed {
+    walk(args, Mode::Parse)
+}
+
+/// The config file named by `-c`/`--config` (the last one given), found before
+/// anything else of the command line is looked at.
+pub fn config_file(args: &[OsString]) -> Option<PathBuf> {
+    match walk(args, Mode::FindConfig) {
+        Parsed::Run(line) => line.config,
+        _ => None,
+    }
+}
+
+fn walk(args: &[OsString], mode: Mode) -> Parsed {
     let mut line = CommandLine::default();
     let mut i = 0;
     while i < args.len() {
@@ -207,18 +250,20 @@ pub fn parse(args: &[OsString]) -> Parsed {
         let step = if arg == b"--" {
             break;
         } else if let Some(body) = arg.strip_prefix(b"--") {
-            parse_long(&mut line, arg, body, args, &mut i)
+            parse_long(&mut line, mode, arg, body, args, &mut i)
         } else if arg.len() > 1 && arg[0] == b'-' {
-            parse_short_cluster(&mut line, &arg[1..], args, &mut i)
+            parse_short_cluster(&mut line, mode, &arg[1..], args, &mut i)
         } else {
             // Not an option: qemu-ga ignores it.
             Step::Continue
         };
-        if let Step::Stop(parsed) = step {
-            return parsed;
+        match step {
+            Step::Stop(_) if mode == Mode::FindConfig => {}
+            Step::Stop(parsed) => return parsed,
+            Step::Continue => {}
         }
     }
-    Parsed::Run(line)
+    Parsed::Run(Box::new(line))
 }
 
 fn lossy(bytes: &[u8]) -> String {
@@ -227,6 +272,7 @@ fn lossy(bytes: &[u8]) -> String {
 
 fn parse_long(
     line: &mut CommandLine,
+    mode: Mode,
     arg: &[u8],
     body: &[u8],
     args: &[OsString],
@@ -276,7 +322,12 @@ fn parse_long(
             }
         },
     };
-    apply(line, option.short, value)
+    if option.name == "blacklist" && mode == Mode::Parse {
+        line.warnings.push(
+            "option '--blacklist' is deprecated (QEMU 9.1 removed it): use '--block-rpcs'".into(),
+        );
+    }
+    apply(line, mode, option.short, value)
 }
 
 enum LongError {
@@ -311,6 +362,7 @@ fn find_long(name: &[u8]) -> Result<&'static LongOption, LongError> {
 
 fn parse_short_cluster(
     line: &mut CommandLine,
+    mode: Mode,
     cluster: &[u8],
     args: &[OsString],
     next: &mut usize,
@@ -318,6 +370,10 @@ fn parse_short_cluster(
     for (j, &c) in cluster.iter().enumerate() {
         let rest = &cluster[j + 1..];
         let Some(has_arg) = short_option(c) else {
+            if mode == Mode::FindConfig {
+                // getopt goes on with the next character.
+                continue;
+            }
             return Step::Stop(Parsed::Error(format!(
                 "invalid option -- '{}'",
                 char::from(c)
@@ -340,7 +396,7 @@ fn parse_short_cluster(
                 }
             },
         };
-        if let Step::Stop(parsed) = apply(line, c, value) {
+        if let Step::Stop(parsed) = apply(line, mode, c, value) {
             return Step::Stop(parsed);
         }
         if has_arg != HasArg::No {
@@ -362,7 +418,7 @@ mod tests {
 
     fn line(args: &[&str]) -> CommandLine {
         match run(args) {
-            Parsed::Run(line) => line,
+            Parsed::Run(line) => *line,
             other => panic!("{args:?}: {other:?}"),
         }
     }
@@ -468,13 +524,62 @@ mod tests {
     }
 
     #[test]
+    fn the_config_file_is_found_first_wherever_it_is() {
+        let find = |args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            config_file(&args)
+        };
+        assert_eq!(find(&["-v"]), None);
+        assert_eq!(find(&["-c", "/a.conf"]), Some("/a.conf".into()));
+        assert_eq!(find(&["-vc/b.conf"]), Some("/b.conf".into()));
+        assert_eq!(
+            find(&["--config=/c", "--conf", "/d"]),
+            Some("/d".into()),
+            "the last"
+        );
+        // Wherever it is: after -h, after errors, after -b help.
+        assert_eq!(
+            find(&["-h", "-x", "--bogus", "-b", "help", "-c", "/e"]),
+            Some("/e".into())
+        );
+        assert_eq!(
+            find(&["-xc", "/f"]),
+            Some("/f".into()),
+            "getopt goes on after -x"
+        );
+        // Not where it is the argument of another option, or after --.
+        assert_eq!(find(&["-m", "-c", "/g"]), None);
+        assert_eq!(find(&["-p-c"]), None);
+        assert_eq!(find(&["--", "-c", "/h"]), None);
+        assert_eq!(find(&["-c"]), None);
+        // The full parse keeps it too.
+        assert_eq!(line(&["-c", "/i"]).config, Some("/i".into()));
+    }
+
+    #[test]
+    fn blacklist_is_block_rpcs_with_a_warning() {
+        let l = line(&["--blacklist=a,b", "--block-rpcs", "c", "--bl=d"]);
+        assert_eq!(l.block_rpcs, ["b", "a", "c", "d"]);
+        assert_eq!(l.warnings.len(), 1, "--bl is --block-rpcs");
+        assert!(l.warnings[0].contains("'--blacklist'"), "{:?}", l.warnings);
+        assert!(line(&["-b", "x"]).warnings.is_empty());
+    }
+
+    #[test]
     fn getopt_error_texts() {
         assert_eq!(error(&["-x"]), "invalid option -- 'x'");
         assert_eq!(error(&["-?"]), "invalid option -- '?'");
-        assert_eq!(error(&["-c", "x"]), "invalid option -- 'c'");
+        assert_eq!(error(&["-c"]), "option requires an argument -- 'c'");
         assert_eq!(error(&["-l"]), "option requires an argument -- 'l'");
         assert_eq!(error(&["--bogus=1"]), "unrecognized option '--bogus=1'");
-        assert_eq!(error(&["--config=x"]), "unrecognized option '--config=x'");
+        assert_eq!(
+            error(&["--config"]),
+            "option '--config' requires an argument"
+        );
+        assert_eq!(
+            error(&["--configure=x"]),
+            "unrecognized option '--configure=x'"
+        );
         assert_eq!(
             error(&["--verbose=1"]),
             "option '--verbose' doesn't allow an argument"
