@@ -10,13 +10,7 @@
 //! libvirt packages, no QEMU to download), the test is skipped with a message, except
 //! under `CI=true`, where that is a failure (`.ci/run` installs the packages).
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
-
-/// The prefix of the xtask's error when the environment cannot run the suite
-/// (`xtask/src/vm/mod.rs`, `UNAVAILABLE`).
-const UNAVAILABLE: &str = "vm environment unavailable";
+mod xtask_vm;
 
 /// Every line the run prints, in order; each must be `ok`.
 const CHECKS: &[&str] = &[
@@ -53,10 +47,6 @@ const CHECKS: &[&str] = &[
     "virsh shutdown --mode agent",
 ];
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
 /// (status, name) of a result line such as `ok   virsh domtime: detail`.
 fn result_line(line: &str) -> Option<(&str, &str)> {
     let (status, rest) = line.split_once(' ')?;
@@ -69,44 +59,18 @@ fn result_line(line: &str) -> Option<(&str, &str)> {
 
 #[test]
 fn libvirt_checks() {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        assert!(!under_ci(), "the libvirt run needs an x86_64 Linux machine");
-        eprintln!("skipping the libvirt run: it needs an x86_64 Linux machine");
+    if !xtask_vm::machine_can_run("the libvirt run") {
         return;
     }
     let agent = std::env::var("QGA_VM_AGENT").ok();
-    let mut args = vec!["xtask", "vm", "--libvirt", "--require-all"];
+    let mut args = vec!["--libvirt", "--require-all"];
     if let Some(agent) = &agent {
         args.extend(["--agent", agent.as_str()]);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the workspace");
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO"))
-        .args(&args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cargo xtask vm --libvirt");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    eprintln!(
-        "cargo {}: {:.1} s",
-        args.join(" "),
-        started.elapsed().as_secs_f64()
-    );
-    if !out.status.success() && stderr.contains(UNAVAILABLE) {
-        let reason = stderr
-            .lines()
-            .find(|l| l.contains(UNAVAILABLE))
-            .unwrap_or_default();
-        assert!(!under_ci(), "under CI the libvirt run must run: {reason}");
-        eprintln!("skipping the libvirt run: {reason}");
+    let Some(out) = xtask_vm::run("the libvirt run", &args) else {
         return;
-    }
+    };
+    let stdout = out.stdout;
 
     let lines: Vec<(&str, &str)> = stdout.lines().filter_map(result_line).collect();
     let mut problems = Vec::new();

@@ -11,65 +11,24 @@
 //! (no apt-get, no package registry), the test is skipped with a message, except
 //! under `CI=true`, where that is a failure.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+mod xtask_vm;
 
-/// The prefix of the xtask's error when the environment cannot run the suite
-/// (`xtask/src/vm/mod.rs`, `UNAVAILABLE`).
-const UNAVAILABLE: &str = "vm environment unavailable";
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// Runs `cargo xtask vm ARGS` from the workspace root; `None` when this machine cannot
-/// run a guest at all (never under CI, where that fails the test).
+/// Runs `cargo xtask vm ARGS`, which must succeed; `None` when this machine cannot run
+/// a guest at all (never under CI, where that fails the test).
 fn xtask_vm(args: &[&str]) -> Option<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives in the workspace");
-    let started = Instant::now();
-    let out = Command::new(env!("CARGO"))
-        .args(["xtask", "vm"])
-        .args(args)
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cargo xtask vm");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    eprintln!(
-        "cargo xtask vm {}: {:.1} s",
-        args.join(" "),
-        started.elapsed().as_secs_f64()
-    );
-
-    if !out.status.success() && stderr.contains(UNAVAILABLE) {
-        let reason = stderr
-            .lines()
-            .find(|l| l.contains(UNAVAILABLE))
-            .unwrap_or_default();
-        assert!(!under_ci(), "under CI the VM suite must run: {reason}");
-        eprintln!("skipping the VM suite: {reason}");
-        return None;
-    }
+    let run = xtask_vm::run("the VM suite", args)?;
     assert!(
-        out.status.success(),
+        run.status.success(),
         "cargo xtask vm {} failed ({})",
         args.join(" "),
-        out.status
+        run.status
     );
-    Some(stdout)
+    Some(run.stdout)
 }
 
 #[test]
 fn vm_suite() {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        assert!(!under_ci(), "the VM suite needs an x86_64 Linux machine");
-        eprintln!("skipping the VM suite: it needs an x86_64 Linux machine");
+    if !xtask_vm::machine_can_run("the VM suite") {
         return;
     }
     let agent = std::env::var("QGA_VM_AGENT").ok();
