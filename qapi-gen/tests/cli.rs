@@ -49,3 +49,59 @@ fn reports_a_bad_schema_with_its_place() {
     );
     assert!(!dir.path().join(qapi_gen::TYPES).exists());
 }
+
+#[test]
+fn runtime_names_the_support_items_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("s.json");
+    std::fs::write(
+        &schema,
+        "##\n# @Colour:\n#\n# @red: red\n##\n{ 'enum': 'Colour', 'data': ['red'] }\n\
+         ##\n# @paint:\n#\n# @c: which\n##\n{ 'command': 'paint', 'data': { 'c': 'Colour' } }\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (schema, out) = (schema.to_str().unwrap(), out.to_str().unwrap());
+    let run = qapi_gen(&[schema, "-o", out, "--runtime", "qga_types"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let types = std::fs::read_to_string(Path::new(out).join(qapi_gen::TYPES)).unwrap();
+    assert!(
+        types.contains("impl qga_types::Command for Paint"),
+        "{types}"
+    );
+    assert!(types.contains("qga_types::InvalidEnumValue"), "{types}");
+    assert!(!types.contains("crate::"), "{types}");
+
+    // By default the support items are the crate's own, as in qga-types.
+    let run = qapi_gen(&[schema, "-o", out]);
+    assert!(run.status.success());
+    let types = std::fs::read_to_string(Path::new(out).join(qapi_gen::TYPES)).unwrap();
+    assert!(types.contains("impl crate::Command for Paint"), "{types}");
+
+    // A runtime that is not a path is refused before anything is written.
+    let elsewhere = dir.path().join("elsewhere");
+    let run = qapi_gen(&[
+        schema,
+        "-o",
+        elsewhere.to_str().unwrap(),
+        "--runtime",
+        "not a path",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        "qapi-gen: --runtime: `not a path` is not a Rust path\n"
+    );
+    assert!(!elsewhere.exists());
+
+    let help = qapi_gen(&["--help"]);
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("--runtime PATH") && help.contains("OUT_DIR"),
+        "{help}"
+    );
+}
