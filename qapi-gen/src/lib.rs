@@ -9,6 +9,44 @@
 //!
 //! [`load`] is the front door: the CLI and `cargo xtask regen` both read a schema
 //! through it, then hand the model to [`generate`] (every output, by file name).
+//!
+//! # From a build script
+//!
+//! Another project generates the types of its own schema at build time, into
+//! `OUT_DIR`, over qga-types' runtime (`qapi-gen/build-example` in this repository is
+//! such a crate, tested). Its `build.rs`:
+//!
+//! ```no_run
+//! use std::path::{Path, PathBuf};
+//!
+//! let schema_path = Path::new("schema.json");
+//! println!("cargo::rerun-if-changed={}", schema_path.display());
+//! let schema = qapi_gen::load(schema_path).unwrap_or_else(|e| panic!("{e}"));
+//! let options = qapi_gen::emit::Options {
+//!     // The generated code names `Command`, `Empty`, `InvalidEnumValue` and the
+//!     // `base64` serde module under this path (`crate` by default).
+//!     runtime: "qga_types".into(),
+//!     source: qapi_gen::source_name(schema_path),
+//!     ..Default::default()
+//! };
+//! let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
+//! for (name, text) in qapi_gen::generate(&schema, &options) {
+//!     if name == qapi_gen::TYPES {
+//!         std::fs::write(out.join(name), text).unwrap();
+//!     }
+//! }
+//! ```
+//!
+//! and the module that holds the types (the crate depends on `qga-types` and `serde`):
+//!
+//! ```ignore
+//! #[rustfmt::skip]
+//! pub mod types {
+//!     include!(concat!(env!("OUT_DIR"), "/types.rs"));
+//! }
+//! ```
+//!
+//! The CLI does the same with `qapi-gen SCHEMA -o DIR --runtime qga_types`.
 
 pub mod check;
 pub mod emit;
