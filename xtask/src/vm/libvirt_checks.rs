@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::domain::{DISK_SERIAL, DISK_TARGET, GUEST_ADDRESS, MAC};
 use super::guest_user::{compact, AUTHORIZED_KEYS, STAT_EXPECTED, STAT_KEYS, USER};
-use super::scenarios::Line;
+use super::scenarios::{self, Line};
 use super::secs;
 use super::virsh::Virsh;
 
@@ -302,15 +302,7 @@ pub fn run(
 
 impl Session<'_> {
     fn line(&mut self, status: &'static str, name: &str, detail: String) {
-        let line = Line {
-            status,
-            name: name.to_string(),
-            detail,
-        };
-        if self.echo {
-            println!("{line}");
-        }
-        self.lines.push(line);
+        scenarios::record(&mut self.lines, self.echo, status, name, detail);
     }
 
     /// Prints an `ok` line.
@@ -656,7 +648,7 @@ fn guestinfo_all(s: &mut Session<'_>) -> Result<(), String> {
 
 fn enabled_commands(s: &Session<'_>) -> Result<Vec<String>, String> {
     let info = s.virsh.agent("guest-info", None)?;
-    Ok(super::scenarios::enabled_commands(&info))
+    Ok(scenarios::enabled_commands(&info))
 }
 
 /// The scratch disk's row: mountpoint, name, type, target.

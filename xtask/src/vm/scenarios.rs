@@ -227,6 +227,20 @@ pub struct Line {
     pub detail: String,
 }
 
+/// Adds a result line to `lines`, printing it as it comes when `echo` (the plain
+/// suite and the libvirt run report alike).
+pub fn record(lines: &mut Vec<Line>, echo: bool, status: &'static str, name: &str, detail: String) {
+    let line = Line {
+        status,
+        name: name.to_string(),
+        detail,
+    };
+    if echo {
+        println!("{line}");
+    }
+    lines.push(line);
+}
+
 impl std::fmt::Display for Line {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:<4} {}", self.status, self.name)?;
@@ -427,15 +441,7 @@ impl Ctx<'_> {
     }
 
     fn line(&mut self, status: &'static str, name: &str, detail: String) {
-        let line = Line {
-            status,
-            name: name.to_string(),
-            detail,
-        };
-        if self.echo {
-            println!("{line}");
-        }
-        self.lines.push(line);
+        record(&mut self.lines, self.echo, status, name, detail);
     }
 
     /// Syncs (0xFF + guest-sync-delimited) until the agent answers, retrying every
