@@ -69,13 +69,14 @@ fn main() -> ExitCode {
         }
     };
     let out = out.unwrap_or_else(|| PathBuf::from("."));
-    let defaults = qapi_gen::emit::Options::default();
-    let options = qapi_gen::emit::Options {
+    let mut options = qapi_gen::emit::Options {
         generator: "qapi-gen".into(),
         source: qapi_gen::source_name(&schema),
-        runtime: runtime.unwrap_or(defaults.runtime.clone()),
-        ..defaults
+        ..Default::default()
     };
+    if let Some(runtime) = runtime {
+        options.runtime = runtime;
+    }
     for (name, text) in qapi_gen::generate(&model, &options) {
         let path = out.join(name);
         if let Err(e) = std::fs::create_dir_all(&out).and_then(|()| std::fs::write(&path, text)) {
